@@ -1,0 +1,159 @@
+# smolder — build, test, install.
+#
+#   make            build ./smolder
+#   make run        install packages if missing, build, profile this host
+#                   for 5 s and write flame.folded
+#   make check      install packages if missing, build, run every test
+#   make install    install to $(PREFIX) (DESTDIR honoured)
+#   V=1             show full commands
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.SECONDARY:
+
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR := $(PREFIX)/bin
+
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+B := build
+CFLAGS ?= -O2 -g
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DSMOLDER_VERSION='"$(VERSION)"' \
+	$(WARNINGS) -I$(B) -Ibpf -MMD -MP
+LIBS := -lbpf -lelf -lz -lxxhash -lm
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+
+# Everything but main.c goes into a library the unit tests link too.
+LIB_SRCS := $(wildcard lib/*.c symbolizer/*.c formats/*.c) \
+	$(filter-out profiler/main.c,$(wildcard profiler/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
+SAN_OBJS := $(LIB_SRCS:%.c=$(B)/san/%.o)
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
+UNIT_SAN_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/unit-san/%)
+
+WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
+WORKLOADS := $(WORKLOAD_SRCS:tests/workloads/%.c=$(B)/workloads/%)
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(B)/%.skel.h)
+
+.PHONY: all deps run check test unit unit-san cli workloads install \
+	uninstall clean bench
+all: smolder
+
+smolder: $(B)/obj/profiler/main.o $(B)/libsmolder.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/libsmolder.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/libsmolder-san.a: $(SAN_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/obj/%.o: %.c | $(BPF_SKELS)
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(BASE_CFLAGS) -c -o $@ $<
+
+$(B)/san/%.o: %.c | $(BPF_SKELS)
+	$(call msg,CC-SAN,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O1 -g $(BASE_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+
+# ---- BPF: vmlinux.h from the running kernel's BTF, objects, skeletons ----
+$(B)/vmlinux.h:
+	$(call msg,BTF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)test -r $(VMLINUX_BTF) || { echo "error: $(VMLINUX_BTF) is missing:" \
+		"the kernel needs CONFIG_DEBUG_INFO_BTF=y" >&2; exit 1; }
+	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
+
+$(B)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(B)/vmlinux.h
+	$(call msg,BPF,$<)
+	$(Q)$(CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 \
+		-Wall -Werror -I$(B) -Ibpf -c $< -o $@
+
+$(B)/%.skel.h: $(B)/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+# ---- tests ----
+$(B)/unit/%: tests/unit/%.c tests/unit/harness.h $(B)/libsmolder.a
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(BASE_CFLAGS) -o $@ $< $(B)/libsmolder.a $(LIBS)
+
+$(B)/unit-san/%: tests/unit/%.c tests/unit/harness.h $(B)/libsmolder-san.a
+	$(call msg,CC-SAN,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O1 -g $(BASE_CFLAGS) $(SAN_FLAGS) -o $@ $< \
+		$(B)/libsmolder-san.a $(LIBS)
+
+# Test workloads keep frame pointers, in leaf functions too (which gcc 12
+# drops even with -mno-omit-leaf-frame-pointer; clang keeps them).
+$(B)/workloads/%: tests/workloads/%.c
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) -O1 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
+		-Wall -Wextra -Werror -o $@ $< -lpthread
+
+workloads: $(WORKLOADS)
+
+unit: $(UNIT_BINS)
+	$(Q)tests/unit/run $(UNIT_BINS)
+
+unit-san: $(UNIT_SAN_BINS)
+	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		tests/unit/run $(UNIT_SAN_BINS)
+
+cli: smolder workloads
+	$(Q)tests/cli/run
+
+test: unit unit-san cli
+
+deps:
+	$(Q)scripts/install-deps
+
+# The two commands at the top of README.md.
+run: deps
+	$(Q)$(MAKE) --no-print-directory smolder
+	./smolder record -a -d 5 -o flame.folded
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory smolder
+	$(Q)$(MAKE) --no-print-directory test
+
+bench: smolder workloads
+	bench/overhead
+
+install: smolder
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 smolder $(DESTDIR)$(BINDIR)/smolder
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/smolder
+
+clean:
+	rm -rf $(B) smolder
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

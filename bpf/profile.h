@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Record layouts shared by bpf/profile.bpf.c and its loader
+ * (profiler/sampler.c). Only fixed-size __u32/__u64 types: the two sides
+ * are compiled by different compilers for different targets.
+ */
+#ifndef SMOLDER_BPF_PROFILE_H
+#define SMOLDER_BPF_PROFILE_H
+
+/* The kernel caps every callchain at kernel.perf_event_max_stack frames
+ * (127 by default); a stack that fills the buffer is counted truncated. */
+#define MAX_STACK_DEPTH 127
+#define SM_COMM_LEN 16
+
+/* Value of the `stacks` map, keyed by the stack's 64-bit hash. */
+struct stack_trace {
+	__u32 len; /* frames in ip[] */
+	__u32 pad;
+	__u64 ip[MAX_STACK_DEPTH];
+};
+
+/* sample_key.flags */
+#define SAMPLE_KSTACK_TRUNCATED (1u << 0)
+#define SAMPLE_USTACK_TRUNCATED (1u << 1)
+#define SAMPLE_KSTACK_ERROR (1u << 2) /* wanted, but the kernel had none */
+#define SAMPLE_USTACK_ERROR (1u << 3)
+
+/*
+ * Key of the `counts` map: one entry per distinct (thread, stacks) pair,
+ * its value a __u64 sample count. `inst` names one process image: it
+ * changes when the process execs, so samples before and after an exec are
+ * resolved against the right mappings.
+ */
+struct sample_key {
+	__u32 tgid;
+	__u32 pid;
+	__u32 inst;  /* process instance (see struct sm_proc_event); 0: none */
+	__u32 flags; /* SAMPLE_* */
+	__u64 kstack; /* hash key into `stacks`; 0: no kernel stack */
+	__u64 ustack; /* hash key into `stacks`; 0: no user stack */
+	__u64 cgroup_id;
+	char comm[SM_COMM_LEN];  /* thread name */
+	char pcomm[SM_COMM_LEN]; /* process (group leader) name */
+};
+
+/* Indexes of the per-CPU `counters` array. */
+enum counter {
+	CNT_SAMPLES,        /* program runs, before filtering */
+	CNT_RECORDED,       /* samples counted in `counts` */
+	CNT_COUNTS_FULL,    /* dropped: `counts` map full */
+	CNT_STACKS_FULL,    /* stack lost: `stacks` map full */
+	CNT_STACK_COLLISION,/* stack lost: two stacks with one hash */
+	CNT_KSTACK_TRUNC,   /* kernel stack deeper than MAX_STACK_DEPTH */
+	CNT_USTACK_TRUNC,   /* user stack deeper than MAX_STACK_DEPTH */
+	CNT_KSTACK_ERR,     /* kernel stack could not be read */
+	CNT_USTACK_ERR,     /* user stack could not be read */
+	CNT_EVENTS_LOST,    /* process events the ring buffer could not take */
+	CNT_PROCS_FULL,     /* `procs` map full: process not tracked */
+	CNT_TARGETS_FULL,   /* `targets` map full: a child not followed */
+	CNT__MAX,
+};
+
+/* Ring buffer records: a process instance begins or ends. */
+enum sm_proc_event_type {
+	SM_PROC_NEW = 1,  /* first sample of an instance: read its maps now */
+	SM_PROC_EXEC = 2, /* the instance exec'd: it ends, a new one begins */
+	SM_PROC_EXIT = 3, /* the instance's last thread exited */
+};
+
+struct sm_proc_event {
+	__u32 type;
+	__u32 tgid;
+	__u32 inst;
+	__u32 pad;
+	__u64 start_boottime; /* group leader's start, ns, CLOCK_BOOTTIME */
+};
+
+/* Value of the `procs` map, keyed by tgid. */
+struct proc_state {
+	__u32 inst;
+	__u32 announced; /* a SM_PROC_NEW reached the ring buffer */
+};
+
+#endif

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+#include "output.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../formats/folded.h"
+#include "../lib/log.h"
+#include "../lib/strbuf.h"
+#include "../lib/xalloc.h"
+
+const char output_suffixes[] = ".folded";
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+
+	return ls >= lx && !strcmp(s + ls - lx, suffix);
+}
+
+int output_format_for(const char *path, enum output_format *fmt)
+{
+	if (!strcmp(path, "-") || ends_with(path, ".folded")) {
+		*fmt = OUTPUT_FOLDED;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int output_open(struct output *o, const char *path)
+{
+	struct strbuf tmp = STRBUF_INIT;
+	char *dcopy, *bcopy;
+	struct stat st;
+	mode_t mask;
+	int fd, err;
+
+	memset(o, 0, sizeof(*o));
+	if (output_format_for(path, &o->format)) {
+		log_err("cannot tell the format of '%s' (use a suffix: %s)",
+			path, output_suffixes);
+		return -EINVAL;
+	}
+	if (!strcmp(path, "-")) {
+		o->f = stdout;
+		return 0;
+	}
+	if (!stat(path, &st) && S_ISDIR(st.st_mode)) {
+		log_err("cannot write '%s': it is a directory", path);
+		return -EISDIR;
+	}
+	dcopy = xstrdup(path);
+	bcopy = xstrdup(path);
+	strbuf_addf(&tmp, "%s/.%s.XXXXXX", dirname(dcopy), basename(bcopy));
+	free(dcopy);
+	free(bcopy);
+	fd = mkstemp(tmp.buf);
+	if (fd < 0) {
+		err = -errno;
+		log_err("cannot write '%s': %s", path, strerror(-err));
+		strbuf_release(&tmp);
+		return err;
+	}
+	/* mkstemp makes the file 0600; give it the mode a plain create would. */
+	mask = umask(0);
+	umask(mask);
+	fchmod(fd, 0666 & ~mask);
+	o->f = fdopen(fd, "w");
+	if (!o->f) {
+		err = -errno;
+		close(fd);
+		unlink(tmp.buf);
+		strbuf_release(&tmp);
+		log_err("cannot write '%s': %s", path, strerror(-err));
+		return err;
+	}
+	o->path = xstrdup(path);
+	o->tmp = strbuf_detach(&tmp);
+	return 0;
+}
+
+int output_write(struct output *o, const struct profile *p)
+{
+	switch (o->format) {
+	case OUTPUT_FOLDED:
+		return folded_write(p, 0, o->f);
+	}
+	return -EINVAL;
+}
+
+int output_commit(struct output *o)
+{
+	const char *name = o->path ? o->path : "standard output";
+	int err = 0;
+
+	if (!o->f)
+		return -EBADF;
+	if (fflush(o->f) || ferror(o->f))
+		err = -(errno ? errno : EIO);
+	if (o->path) {
+		if (fclose(o->f) && !err)
+			err = -(errno ? errno : EIO);
+		o->f = NULL;
+		if (!err && rename(o->tmp, o->path))
+			err = -errno;
+	} else {
+		o->f = NULL;
+	}
+	if (err) {
+		log_err("cannot write '%s': %s", name, strerror(-err));
+		output_abort(o);
+		return err;
+	}
+	free(o->tmp);
+	free(o->path);
+	o->tmp = o->path = NULL;
+	return 0;
+}
+
+void output_abort(struct output *o)
+{
+	if (o->f && o->f != stdout)
+		fclose(o->f);
+	o->f = NULL;
+	if (o->tmp)
+		unlink(o->tmp);
+	free(o->tmp);
+	free(o->path);
+	o->tmp = o->path = NULL;
+}

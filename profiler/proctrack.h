@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * proctrack: the process instances seen while sampling, and their captured
+ * mappings.
+ *
+ * The BPF program numbers each process image it samples (an "instance": a
+ * pid between two execs) and announces it once. For each announcement we
+ * read /proc/PID/maps at once, while the process still lives, and keep the
+ * capture after the process exits; samples name their instance, so each
+ * resolves against the image that produced it.
+ */
+#ifndef SMOLDER_PROCTRACK_H
+#define SMOLDER_PROCTRACK_H
+
+#include <stdint.h>
+
+#include <linux/types.h>
+
+#include "../bpf/profile.h"
+#include "../symbolizer/symbolizer.h"
+
+struct proctrack;
+
+struct proctrack_stats {
+	uint64_t instances; /* announced */
+	uint64_t captured;  /* mappings read */
+	uint64_t missed;    /* gone (exited or exec'd) before they were read */
+};
+
+/* `sym` is borrowed and must outlive the tracker. Never NULL. */
+struct proctrack *proctrack_new(struct symbolizer *sym);
+void proctrack_free(struct proctrack *t);
+
+/* Queue an event; cheap, for the ring buffer callback. */
+void proctrack_event(struct proctrack *t, const struct sm_proc_event *e);
+/* Act on queued events: read the mappings of new instances. */
+void proctrack_flush(struct proctrack *t);
+/*
+ * Read again the mappings of instances that still live, to cover code
+ * mapped after they were first seen (dlopen). For the end of a recording.
+ */
+void proctrack_refresh(struct proctrack *t);
+
+/* The captured mappings of instance `inst`, or NULL when unknown or missed. */
+struct sym_proc *proctrack_lookup(struct proctrack *t, uint32_t inst);
+void proctrack_stats(const struct proctrack *t, struct proctrack_stats *out);
+
+#endif

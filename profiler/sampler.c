@@ -1,0 +1,418 @@
+/* SPDX-License-Identifier: MIT */
+#include "sampler.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "../lib/hmap.h"
+#include "../lib/log.h"
+#include "../lib/xalloc.h"
+#include "profile.skel.h"
+#include "stackhash.h"
+
+struct sampler {
+	struct sampler_opts opts;
+	struct profile_bpf *skel;
+	struct ring_buffer *rb;
+	int *perf_fds;
+	struct bpf_link **links;
+	unsigned ncpus;
+	struct bpf_link *tp_links[3];
+	bool running;
+
+	/* Set for the duration of one sampler_poll call. */
+	sampler_event_fn event_fn;
+	void *event_ctx;
+};
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	/* libbpf's warnings explain failures we report ourselves; keep them
+	 * for -v so a plain run prints one line per problem. */
+	log_vmsg(level == LIBBPF_DEBUG ? LOG_DEBUG : LOG_INFO, fmt, ap);
+	return 0;
+}
+
+void sampler_setup_logging(void)
+{
+	libbpf_set_print(libbpf_print);
+}
+
+static int on_ringbuf(void *ctx, void *data, size_t size)
+{
+	struct sampler *s = ctx;
+
+	if (size < sizeof(struct sm_proc_event) || !s->event_fn)
+		return 0;
+	s->event_fn(data, s->event_ctx);
+	return 0;
+}
+
+int sampler_open(const struct sampler_opts *opts, struct sampler **out)
+{
+	struct sampler *s = xcalloc(1, sizeof(*s));
+	int err;
+
+	s->opts = *opts;
+	s->skel = profile_bpf__open();
+	if (!s->skel) {
+		err = -errno;
+		log_err("cannot open the BPF program: %s", strerror(-err));
+		goto fail;
+	}
+	s->skel->rodata->collect_kernel = opts->kernel_stacks;
+	s->skel->rodata->collect_user = opts->user_stacks;
+	s->skel->rodata->filter_targets = opts->filter_targets;
+	s->skel->rodata->follow_children = opts->follow_children;
+	if (opts->max_stacks)
+		bpf_map__set_max_entries(s->skel->maps.stacks, opts->max_stacks);
+	if (opts->max_counts)
+		bpf_map__set_max_entries(s->skel->maps.counts, opts->max_counts);
+	bpf_program__set_autoload(s->skel->progs.on_fork, opts->follow_children);
+
+	err = profile_bpf__load(s->skel);
+	if (err) {
+		log_err("cannot load the BPF program: %s (run with -v for the"
+			" verifier's log)", strerror(-err));
+		goto fail;
+	}
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_ringbuf,
+				 s, NULL);
+	if (!s->rb) {
+		err = -errno;
+		log_err("cannot set up the BPF ring buffer: %s", strerror(-err));
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	sampler_free(s);
+	return err < 0 ? err : -EINVAL;
+}
+
+int sampler_add_target(struct sampler *s, uint32_t tgid)
+{
+	__u8 one = 1;
+
+	if (bpf_map__update_elem(s->skel->maps.targets, &tgid, sizeof(tgid),
+				 &one, sizeof(one), BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/* Parse a CPU list such as "0-3,8,10-11" into a bitmap of `max` bits. */
+static int parse_cpu_list(const char *text, bool *cpus, unsigned max)
+{
+	const char *p = text;
+
+	while (*p && *p != '\n') {
+		char *end;
+		unsigned long a = strtoul(p, &end, 10), b = a;
+
+		if (end == p)
+			return -EINVAL;
+		p = end;
+		if (*p == '-') {
+			b = strtoul(p + 1, &end, 10);
+			if (end == p + 1 || b < a)
+				return -EINVAL;
+			p = end;
+		}
+		for (unsigned long c = a; c <= b && c < max; c++)
+			cpus[c] = true;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+static long read_sysctl_long(const char *path)
+{
+	char buf[64];
+	long v = -1;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return -1;
+	if (fgets(buf, sizeof(buf), f))
+		v = strtol(buf, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+static int open_cpu_clock(unsigned cpu, unsigned freq)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.size = sizeof(attr),
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.freq = 1,
+		.sample_freq = freq,
+	};
+	long fd = syscall(__NR_perf_event_open, &attr, -1, (int)cpu, -1,
+			  PERF_FLAG_FD_CLOEXEC);
+
+	return fd < 0 ? -errno : (int)fd;
+}
+
+static int attach_tp(struct sampler *s, struct bpf_program *prog, int slot)
+{
+	s->tp_links[slot] = bpf_program__attach(prog);
+	if (!s->tp_links[slot]) {
+		int err = -errno;
+
+		log_err("cannot attach to tracepoint '%s': %s",
+			bpf_program__section_name(prog), strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int sampler_start(struct sampler *s)
+{
+	enum { MAX_CPUS = 8192 };
+	bool *online = xcalloc(MAX_CPUS, sizeof(*online));
+	char buf[4096] = "";
+	long max_rate;
+	unsigned n = 0;
+	FILE *f;
+	int err = 0;
+
+	/* Process tracking first, so no process is sampled unannounced. */
+	if ((err = attach_tp(s, s->skel->progs.on_exec, 0)) ||
+	    (err = attach_tp(s, s->skel->progs.on_exit, 1)))
+		goto out;
+	if (s->opts.follow_children &&
+	    (err = attach_tp(s, s->skel->progs.on_fork, 2)))
+		goto out;
+
+	f = fopen("/sys/devices/system/cpu/online", "re");
+	if (!f || !fgets(buf, sizeof(buf), f) ||
+	    parse_cpu_list(buf, online, MAX_CPUS)) {
+		err = -EIO;
+		log_err("cannot read the online CPUs from"
+			" '/sys/devices/system/cpu/online'");
+		if (f)
+			fclose(f);
+		goto out;
+	}
+	fclose(f);
+
+	max_rate = read_sysctl_long("/proc/sys/kernel/perf_event_max_sample_rate");
+	if (max_rate > 0 && (long)s->opts.freq_hz > max_rate) {
+		err = -EINVAL;
+		log_err("-F %u exceeds kernel.perf_event_max_sample_rate (%ld):"
+			" lower -F, or raise the sysctl", s->opts.freq_hz,
+			max_rate);
+		goto out;
+	}
+
+	s->perf_fds = xcalloc(MAX_CPUS, sizeof(*s->perf_fds));
+	s->links = xcalloc(MAX_CPUS, sizeof(*s->links));
+	for (unsigned cpu = 0; cpu < MAX_CPUS; cpu++) {
+		int fd;
+
+		if (!online[cpu])
+			continue;
+		fd = open_cpu_clock(cpu, s->opts.freq_hz);
+		if (fd == -ENODEV)
+			continue; /* went offline since we read the list */
+		if (fd < 0) {
+			err = fd;
+			log_err("cannot open a cpu-clock perf event on CPU %u: %s%s",
+				cpu, strerror(-err),
+				err == -EACCES || err == -EPERM ?
+					" (needs root or CAP_PERFMON)" : "");
+			goto out;
+		}
+		s->links[n] = bpf_program__attach_perf_event(s->skel->progs.on_sample, fd);
+		if (!s->links[n]) {
+			err = -errno;
+			close(fd);
+			log_err("cannot attach the BPF program to CPU %u: %s",
+				cpu, strerror(-err));
+			goto out;
+		}
+		s->perf_fds[n++] = fd;
+		s->ncpus = n;
+	}
+	if (!n) {
+		err = -ENODEV;
+		log_err("no online CPU could be sampled");
+		goto out;
+	}
+	s->running = true;
+out:
+	free(online);
+	if (err)
+		sampler_stop(s);
+	return err;
+}
+
+void sampler_stop(struct sampler *s)
+{
+	for (unsigned i = 0; i < s->ncpus; i++) {
+		bpf_link__destroy(s->links[i]);
+		close(s->perf_fds[i]);
+	}
+	free(s->links);
+	free(s->perf_fds);
+	s->links = NULL;
+	s->perf_fds = NULL;
+	s->running = false;
+	/* The process tracepoints stay: events for processes sampled before
+	 * the stop still arrive until sampler_free. */
+}
+
+unsigned sampler_ncpus(const struct sampler *s)
+{
+	return s->ncpus;
+}
+
+int sampler_events_fd(const struct sampler *s)
+{
+	return ring_buffer__epoll_fd(s->rb);
+}
+
+int sampler_poll(struct sampler *s, sampler_event_fn fn, void *ctx)
+{
+	int n;
+
+	s->event_fn = fn;
+	s->event_ctx = ctx;
+	n = ring_buffer__consume(s->rb);
+	s->event_fn = NULL;
+	s->event_ctx = NULL;
+	return n < 0 ? n : 0;
+}
+
+int sampler_counters(struct sampler *s, uint64_t out[CNT__MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *vals;
+	int fd = bpf_map__fd(s->skel->maps.counters);
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	vals = xcalloc((size_t)ncpu, sizeof(*vals));
+	for (__u32 k = 0; k < CNT__MAX; k++) {
+		out[k] = 0;
+		if (bpf_map_lookup_elem(fd, &k, vals)) {
+			int err = -errno;
+
+			free(vals);
+			return err;
+		}
+		for (int c = 0; c < ncpu; c++)
+			out[k] += vals[c];
+	}
+	free(vals);
+	return 0;
+}
+
+struct cached_stack {
+	uint64_t hash;
+	struct stack_trace *trace; /* NULL: absent or corrupt */
+};
+
+struct stack_cache {
+	struct hmap idx;
+	struct cached_stack *ents;
+	size_t n, alloc;
+};
+
+/* The stack stored under hash `h`, read once and checked against its key. */
+static const struct stack_trace *get_stack(struct sampler *s,
+					   struct stack_cache *c, uint64_t h,
+					   struct sampler_drain_stats *st)
+{
+	struct stack_trace *t;
+	uint64_t check = STACKHASH_SEED;
+	size_t pos;
+
+	for (uint32_t i = hmap_first(&c->idx, h, &pos); i != HMAP_NONE;
+	     i = hmap_next(&c->idx, h, &pos))
+		if (c->ents[i].hash == h)
+			return c->ents[i].trace;
+	t = xmalloc(sizeof(*t));
+	if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.stacks), &h, t)) {
+		st->missing_stacks++;
+		free(t);
+		t = NULL;
+	} else {
+		st->stacks++;
+		if (t->len > MAX_STACK_DEPTH)
+			t->len = MAX_STACK_DEPTH + 1; /* cannot match below */
+		for (uint32_t i = 0; i < t->len && i < MAX_STACK_DEPTH; i++)
+			check = stackhash_mix(check, t->ip[i]);
+		if (stackhash_finish(check, t->len) != h) {
+			st->bad_stacks++;
+			free(t);
+			t = NULL;
+		}
+	}
+	ALLOC_GROW(c->ents, c->n + 1, c->alloc);
+	c->ents[c->n] = (struct cached_stack){ h, t };
+	hmap_insert(&c->idx, h, (uint32_t)c->n++);
+	return t;
+}
+
+int sampler_drain(struct sampler *s, sampler_sample_fn fn, void *ctx,
+		  struct sampler_drain_stats *stats)
+{
+	int fd = bpf_map__fd(s->skel->maps.counts);
+	struct stack_cache cache = { 0 };
+	struct sample_key key, next;
+	void *prev = NULL;
+	int err;
+
+	memset(stats, 0, sizeof(*stats));
+	while (!(err = bpf_map_get_next_key(fd, prev, &next))) {
+		struct sampler_sample smp = { .key = &key };
+		const struct stack_trace *t;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &smp.count))
+			continue; /* cannot vanish while stopped; be safe */
+		stats->keys++;
+		if (key.kstack && (t = get_stack(s, &cache, key.kstack, stats))) {
+			smp.kstack = t->ip;
+			smp.kstack_len = t->len;
+		}
+		if (key.ustack && (t = get_stack(s, &cache, key.ustack, stats))) {
+			smp.ustack = t->ip;
+			smp.ustack_len = t->len;
+		}
+		fn(&smp, ctx);
+	}
+	err = err == -ENOENT ? 0 : err;
+	for (size_t i = 0; i < cache.n; i++)
+		free(cache.ents[i].trace);
+	free(cache.ents);
+	hmap_release(&cache.idx);
+	return err;
+}
+
+void sampler_free(struct sampler *s)
+{
+	if (!s)
+		return;
+	if (s->running || s->links)
+		sampler_stop(s);
+	for (int i = 0; i < 3; i++)
+		bpf_link__destroy(s->tp_links[i]);
+	ring_buffer__free(s->rb);
+	profile_bpf__destroy(s->skel);
+	free(s);
+}

@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: MIT */
+/* Function symbols and load segments of an ELF object, read with libelf. */
+#include <errno.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/xalloc.h"
+#include "symbolizer_internal.h"
+
+struct raw_sym {
+	uint64_t addr, size;
+	const char *name; /* in the ELF's string table until copied */
+	int bind_rank;    /* 0 global, 1 weak, 2 local */
+};
+
+static int bind_rank(int bind)
+{
+	switch (bind) {
+	case STB_GLOBAL:
+		return 0;
+	case STB_WEAK:
+		return 1;
+	default:
+		return 2;
+	}
+}
+
+static int underscores(const char *s)
+{
+	int n = 0;
+
+	while (s[n] == '_')
+		n++;
+	return n;
+}
+
+/*
+ * Order by address, then best name first, so that of several aliases at one
+ * address (write, __write, __libc_write) the one people call wins: global
+ * before weak before local, fewer leading underscores, then the larger
+ * size, then the shorter name, then bytewise. Deterministic for every input.
+ */
+static int cmp_raw(const void *a, const void *b)
+{
+	const struct raw_sym *x = a, *y = b;
+	int d;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	if ((d = x->bind_rank - y->bind_rank))
+		return d;
+	if ((d = underscores(x->name) - underscores(y->name)))
+		return d;
+	if (x->size != y->size)
+		return x->size > y->size ? -1 : 1;
+	size_t lx = strlen(x->name), ly = strlen(y->name);
+
+	if (lx != ly)
+		return lx < ly ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static void read_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh,
+			struct raw_sym **raw, size_t *n, size_t *cap)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	size_t count;
+
+	if (!data || !sh->sh_entsize)
+		return;
+	count = sh->sh_size / sh->sh_entsize;
+	for (size_t i = 0; i < count; i++) {
+		GElf_Sym sym;
+		const char *name;
+		int type;
+
+		if (!gelf_getsym(data, (int)i, &sym))
+			break;
+		type = GELF_ST_TYPE(sym.st_info);
+		if (type != STT_FUNC && type != STT_GNU_IFUNC)
+			continue;
+		if (sym.st_shndx == SHN_UNDEF || !sym.st_value)
+			continue;
+		name = elf_strptr(elf, sh->sh_link, sym.st_name);
+		if (!name || !*name)
+			continue;
+		ALLOC_GROW(*raw, *n + 1, *cap);
+		(*raw)[*n] = (struct raw_sym){
+			.addr = sym.st_value,
+			.size = sym.st_size,
+			.name = name,
+			.bind_rank = bind_rank(GELF_ST_BIND(sym.st_info)),
+		};
+		(*n)++;
+	}
+}
+
+static char *hex(const unsigned char *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	char *s = xmalloc(2 * n + 1);
+
+	for (size_t i = 0; i < n; i++) {
+		s[2 * i] = digits[p[i] >> 4];
+		s[2 * i + 1] = digits[p[i] & 15];
+	}
+	s[2 * n] = '\0';
+	return s;
+}
+
+static char *read_build_id(Elf *elf, Elf_Scn *scn)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	size_t off = 0, name_off, desc_off;
+	GElf_Nhdr nh;
+
+	if (!data)
+		return NULL;
+	while ((off = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
+		if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
+		    !memcmp((char *)data->d_buf + name_off, "GNU", 4) &&
+		    nh.n_descsz > 0 && nh.n_descsz <= 64)
+			return hex((unsigned char *)data->d_buf + desc_off,
+				   nh.n_descsz);
+	}
+	(void)elf;
+	return NULL;
+}
+
+struct elf_object *elf_object_load(int fd, const void *image, size_t size)
+{
+	struct raw_sym *raw = NULL;
+	size_t nraw = 0, rawcap = 0, nphdr = 0, loadcap = 0;
+	struct elf_object *o = NULL;
+	Elf_Scn *scn = NULL;
+	GElf_Ehdr eh;
+	Elf *elf;
+	int err = ENOEXEC;
+
+	if (elf_version(EV_CURRENT) == EV_NONE) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	if (fd >= 0)
+		elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	else
+		elf = elf_memory((char *)image, size);
+	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh))
+		goto out;
+
+	o = xcalloc(1, sizeof(*o));
+	o->elf_type = eh.e_type;
+	if (elf_getphdrnum(elf, &nphdr))
+		goto out;
+	for (size_t i = 0; i < nphdr; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		ALLOC_GROW(o->loads, o->nloads + 1, loadcap);
+		o->loads[o->nloads++] = (struct elf_load){
+			.offset = ph.p_offset,
+			.vaddr = ph.p_vaddr,
+			.filesz = ph.p_filesz,
+			.memsz = ph.p_memsz,
+		};
+	}
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		if (sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM)
+			read_symtab(elf, scn, &sh, &raw, &nraw, &rawcap);
+		else if (sh.sh_type == SHT_NOTE && !o->build_id)
+			o->build_id = read_build_id(elf, scn);
+	}
+
+	if (nraw)
+		qsort(raw, nraw, sizeof(*raw), cmp_raw);
+	o->syms = xcalloc(nraw, sizeof(*o->syms));
+	for (size_t i = 0; i < nraw; i++) {
+		if (o->nsyms && o->syms[o->nsyms - 1].addr == raw[i].addr) {
+			/* An alias of a better name; it may know the size. */
+			if (!o->syms[o->nsyms - 1].size)
+				o->syms[o->nsyms - 1].size = raw[i].size;
+			continue;
+		}
+		/* Drop a symbol version ("memcpy@@GLIBC_2.14"): it names
+		 * the interface, not the function. */
+		const char *at = strchr(raw[i].name, '@');
+		size_t len = at && at != raw[i].name ? (size_t)(at - raw[i].name)
+						     : strlen(raw[i].name);
+		char *name = arena_alloc(&o->arena, len + 1);
+
+		memcpy(name, raw[i].name, len);
+		name[len] = '\0';
+		o->syms[o->nsyms++] = (struct elf_sym){
+			.addr = raw[i].addr,
+			.size = raw[i].size,
+			.name = name,
+		};
+	}
+	err = 0;
+out:
+	free(raw);
+	if (elf)
+		elf_end(elf);
+	if (err) {
+		elf_object_free(o);
+		errno = err;
+		return NULL;
+	}
+	return o;
+}
+
+void elf_object_free(struct elf_object *o)
+{
+	if (!o)
+		return;
+	free(o->syms);
+	free(o->loads);
+	free(o->build_id);
+	arena_release(&o->arena);
+	free(o);
+}
+
+const struct elf_sym *elf_object_lookup(const struct elf_object *o,
+					uint64_t vaddr)
+{
+	size_t lo = 0, hi = o->nsyms;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (o->syms[mid].addr <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return NULL;
+	const struct elf_sym *s = &o->syms[lo - 1];
+
+	if (s->size) {
+		if (vaddr < s->addr + s->size)
+			return s;
+		/* A symbol nested in a larger one (a local entry point inside
+		 * a function) can end before the address; look a little back
+		 * for the enclosing function. */
+		for (size_t back = 2; back <= 4 && back <= lo; back++) {
+			const struct elf_sym *e = &o->syms[lo - back];
+
+			if (e->size && vaddr < e->addr + e->size)
+				return e;
+		}
+		return NULL;
+	}
+	/* A symbol without a size runs to the next symbol, and no further
+	 * than the end of the loadable segment that holds it. */
+	if (lo < o->nsyms && vaddr >= o->syms[lo].addr)
+		return NULL;
+	for (size_t i = 0; i < o->nloads; i++) {
+		const struct elf_load *l = &o->loads[i];
+
+		if (s->addr >= l->vaddr && s->addr < l->vaddr + l->memsz)
+			return vaddr < l->vaddr + l->memsz ? s : NULL;
+	}
+	return NULL;
+}
+
+int elf_object_offset_to_vaddr(const struct elf_object *o, uint64_t off,
+			       uint64_t *vaddr)
+{
+	for (size_t i = 0; i < o->nloads; i++) {
+		const struct elf_load *l = &o->loads[i];
+
+		if (off >= l->offset && off < l->offset + l->filesz) {
+			*vaddr = off - l->offset + l->vaddr;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}

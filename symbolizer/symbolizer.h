@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * symbolizer: addresses to the frames a person reads.
+ *
+ * Kernel addresses resolve through /proc/kallsyms (modules included). User
+ * addresses resolve in two steps: a process's executable mappings are
+ * captured while it lives (sym_proc_capture), and later any address in them
+ * is turned into (object, object-relative address) and looked up in that
+ * object's symbol tables. Objects are read once per symbolizer whatever the
+ * number of processes that map them, and a captured process can be resolved
+ * after it has exited.
+ *
+ * Results borrow their strings from the symbolizer: they stay valid until
+ * symbolizer_free(). Nothing here talks to BPF.
+ */
+#ifndef SMOLDER_SYMBOLIZER_H
+#define SMOLDER_SYMBOLIZER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../lib/frame.h"
+
+struct symbolizer;
+struct sym_proc;
+
+struct sym_opts {
+	/* Where kernel symbols come from; NULL means /proc/kallsyms. */
+	const char *kallsyms_path;
+	/* Where process information comes from; NULL means /proc. */
+	const char *proc_root;
+};
+
+enum sym_status {
+	SYM_OK = 0,         /* a function was found */
+	SYM_NO_SYMBOL = 1,  /* the object was read; no symbol covers the address */
+	SYM_NO_OBJECT = 2,  /* a mapping covers the address; its object is unreadable */
+	SYM_NO_MAPPING = 3, /* nothing known covers the address */
+};
+
+struct sym_frame {
+	const char *name; /* function name; NULL unless status is SYM_OK */
+	const char *file; /* source file or NULL */
+	uint32_t line;    /* 0 when unknown */
+	uint32_t column;  /* 0 when unknown */
+};
+
+/* One executable mapping of a process, as /proc/PID/maps described it. */
+struct sym_mapping {
+	uint64_t start, end; /* [start, end) virtual addresses */
+	uint64_t offset;     /* file offset of start */
+	uint64_t inode;
+	uint32_t dev_major, dev_minor;
+	const char *path;     /* "" for anonymous memory; "[vdso]" etc. */
+	const char *build_id; /* lower-case hex or NULL when unknown */
+	bool deleted;         /* the path was marked "(deleted)" */
+};
+
+#define SYM_MAX_FRAMES 16
+
+struct sym_result {
+	enum sym_status status;
+	enum frame_kind kind;
+	/* Innermost first: frames[0] is the code at the address, later ones
+	 * the functions it was inlined into. At least one when SYM_OK. */
+	struct sym_frame frames[SYM_MAX_FRAMES];
+	uint32_t nframes;
+	/* The object: a file path, "[kernel.kallsyms]", a module name, or
+	 * NULL when nothing covers the address. */
+	const char *module;
+	/* The address relative to the object: the ELF virtual address for
+	 * files (what addr2line takes), the offset from the kernel's text
+	 * start for kernel addresses. Valid when module is not NULL. */
+	uint64_t module_offset;
+	/* Offset of the address from the start of frames[0]'s function. */
+	uint64_t symbol_offset;
+	/* For user addresses: the mapping that covers it, or NULL. */
+	const struct sym_mapping *mapping;
+};
+
+struct sym_stats {
+	uint64_t objects_loaded;  /* ELF objects read */
+	uint64_t objects_failed;  /* objects that could not be read */
+	uint64_t symbols;         /* function symbols held, all objects */
+	uint64_t kernel_symbols;  /* from kallsyms */
+};
+
+/* Caller owns; free with symbolizer_free(). `opts` may be NULL. */
+struct symbolizer *symbolizer_new(const struct sym_opts *opts);
+void symbolizer_free(struct symbolizer *s);
+
+/*
+ * Resolve a kernel address. `is_return` says the address is a return
+ * address (every frame but the leaf), so the call instruction before it is
+ * what gets resolved. Never fails: problems show in out->status.
+ */
+void symbolize_kernel(struct symbolizer *s, uint64_t addr, bool is_return,
+		      struct sym_result *out);
+
+/*
+ * Why kernel symbols are unavailable (a sentence fragment such as
+ * "'/proc/kallsyms' shows zero addresses (kernel.kptr_restrict)"), or NULL
+ * when they are fine. Loads them if needed.
+ */
+const char *symbolizer_kernel_problem(struct symbolizer *s);
+
+/*
+ * Capture the executable mappings of process `pid` now. When
+ * `start_boottime_ns` is not 0, the process must have started at that time
+ * (CLOCK_BOOTTIME, as the kernel's task start_boottime), which proves it is
+ * the same process and not a later one that reused the pid; otherwise
+ * errno is ESRCH. Caller owns the result; free with sym_proc_free(), before
+ * the symbolizer. NULL and errno set on failure (ESRCH: no such process).
+ */
+struct sym_proc *sym_proc_capture(struct symbolizer *s, int pid,
+				  uint64_t start_boottime_ns);
+/*
+ * Read the mappings again if the process still lives (and is the same
+ * process): new mappings are added, mappings that were unmapped are kept
+ * for addresses sampled earlier. Returns 0, or -ESRCH when it is gone.
+ */
+int sym_proc_refresh(struct sym_proc *sp);
+void sym_proc_free(struct sym_proc *sp);
+int sym_proc_pid(const struct sym_proc *sp);
+/* Number of executable mappings held, and the i-th one (by address). */
+unsigned sym_proc_nmappings(const struct sym_proc *sp);
+const struct sym_mapping *sym_proc_mapping(const struct sym_proc *sp,
+					   unsigned i);
+
+/* Resolve a user address of a captured process. Never fails. */
+void symbolize_user(struct symbolizer *s, struct sym_proc *sp, uint64_t addr,
+		    bool is_return, struct sym_result *out);
+
+/*
+ * Resolve `addr`, an ELF virtual address in the object at `path` (what
+ * addr2line takes). Never fails.
+ */
+void symbolize_file(struct symbolizer *s, const char *path, uint64_t addr,
+		    struct sym_result *out);
+
+void symbolizer_stats(const struct symbolizer *s, struct sym_stats *out);
+
+#endif

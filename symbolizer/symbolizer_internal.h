@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared inside symbolizer/ only: the parsers and tables behind the API. */
+#ifndef SMOLDER_SYMBOLIZER_INTERNAL_H
+#define SMOLDER_SYMBOLIZER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../lib/arena.h"
+
+/* ---- kallsyms.c: kernel symbols ---- */
+
+struct ksym {
+	uint64_t addr;
+	const char *name;   /* owned by the table's arena */
+	const char *module; /* NULL for the kernel image itself */
+};
+
+struct ksyms {
+	struct ksym *syms; /* sorted by address */
+	size_t n;
+	uint64_t text_start;  /* _stext, or the lowest text address */
+	bool zero_addresses;  /* every address read as 0: kptr_restrict */
+	struct arena arena;
+};
+
+/*
+ * Parse kallsyms text from `f` (lines "ADDR TYPE NAME [MODULE]"), keeping
+ * text symbols. Returns 0 or a negative errno (-EINVAL on malformed input,
+ * naming nothing: the caller names the file).
+ */
+int ksyms_parse(struct ksyms *k, FILE *f);
+/* The symbol containing `addr`, or NULL. */
+const struct ksym *ksyms_lookup(const struct ksyms *k, uint64_t addr);
+void ksyms_release(struct ksyms *k);
+
+/* ---- procmaps.c: /proc/PID/maps ---- */
+
+struct procmap_entry {
+	uint64_t start, end, offset, inode;
+	uint32_t dev_major, dev_minor;
+	char perms[5];
+	const char *path; /* points into the parsed line; "" when anonymous */
+	bool deleted;     /* " (deleted)" was stripped from path */
+};
+
+/*
+ * Parse one line of /proc/PID/maps (without or with its newline), which is
+ * modified in place to terminate the path. Returns 0 or -EINVAL.
+ */
+int procmaps_parse_line(char *line, struct procmap_entry *e);
+
+/* ---- elfobj.c: symbol tables of one ELF object ---- */
+
+struct elf_sym {
+	uint64_t addr;
+	uint64_t size;    /* 0 when the symbol table did not say */
+	const char *name; /* owned by the object's arena */
+};
+
+struct elf_load {
+	uint64_t offset, vaddr, filesz, memsz;
+};
+
+struct elf_object {
+	struct elf_sym *syms; /* sorted by address, one per address */
+	size_t nsyms;
+	struct elf_load *loads; /* PT_LOAD segments, in file order */
+	size_t nloads;
+	char *build_id; /* lower-case hex, or NULL */
+	int elf_type;   /* ET_EXEC, ET_DYN, ... */
+	struct arena arena;
+};
+
+/*
+ * Read the symbol tables (.symtab and .dynsym) and program headers of the
+ * ELF file open at `fd` (borrowed; may be closed afterwards), or of the
+ * image in memory at [image, image + size) when fd is -1. NULL and errno
+ * on failure (ENOEXEC: not an ELF file).
+ */
+struct elf_object *elf_object_load(int fd, const void *image, size_t size);
+void elf_object_free(struct elf_object *o);
+/* The function symbol containing ELF virtual address `vaddr`, or NULL. */
+const struct elf_sym *elf_object_lookup(const struct elf_object *o,
+					uint64_t vaddr);
+/*
+ * Translate a file offset (as /proc/PID/maps and the address give it) to
+ * the ELF virtual address the symbol tables use. Returns 0 or -ENOENT when
+ * no loadable segment holds that offset.
+ */
+int elf_object_offset_to_vaddr(const struct elf_object *o, uint64_t off,
+			       uint64_t *vaddr);
+
+#endif

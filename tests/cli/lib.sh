@@ -1,0 +1,79 @@
+# Shared by the tests/cli/t-*.sh scripts (POSIX sh). Each script sources this,
+# runs checks, and ends with `finish`, which prints
+# "<script>: N passed, N failed" and sets the exit status.
+set -u
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+SMOLDER="$ROOT/smolder"
+W="$ROOT/build/workloads"
+NAME=$(basename "$0" .sh)
+T=$(mktemp -d "/tmp/smolder-$NAME.XXXXXX")
+passes=0
+fails=0
+BG_PIDS=""
+
+cleanup() {
+	for p in $BG_PIDS; do kill -9 "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+ok() { passes=$((passes + 1)); echo "  ok   $*"; }
+bad() { fails=$((fails + 1)); echo "  FAIL $*"; }
+
+# check DESCRIPTION COMMAND...: pass if the command succeeds.
+check() {
+	desc=$1; shift
+	if "$@"; then ok "$desc"; else bad "$desc"; fi
+}
+
+# Start a command in the background and remember it for cleanup; its pid
+# is in $BG.
+bg() {
+	"$@" &
+	BG=$!
+	BG_PIDS="$BG_PIDS $BG"
+}
+
+# Say loudly that this script cannot run here, and why, then stop.
+skip_all() {
+	echo "!!! SKIP $NAME: $* !!!" >&2
+	echo "$NAME: skipped: $*"
+	exit 77
+}
+
+# Tests that sample need root, a kernel with BTF, and BPF perf_event
+# programs. Skip only when the kernel truly lacks them.
+need_bpf() {
+	[ "$(id -u)" -eq 0 ] || skip_all "needs root to load BPF programs"
+	[ -r /sys/kernel/btf/vmlinux ] ||
+		skip_all "this kernel has no BTF (/sys/kernel/btf/vmlinux)"
+}
+
+# Sum of counts over the folded lines of FILE that match the ERE PATTERN.
+count_matching() {
+	awk -v pat="$2" '{ n = $NF; sub(/ [0-9]+$/, ""); if ($0 ~ pat) s += n }
+		END { print s + 0 }' "$1"
+}
+
+# Total count in a folded FILE.
+count_total() {
+	awk '{ s += $NF } END { print s + 0 }' "$1"
+}
+
+# Every line of FILE is "frames count" with a positive count.
+well_formed_folded() {
+	[ -s "$1" ] && awk '!/^[^ ].* [0-9]+$/ || $NF <= 0 { bad = 1 }
+		END { exit bad }' "$1"
+}
+
+# floating-point test: awk_true "EXPR" with variables passed as -v.
+awk_true() {
+	expr=$1; shift
+	awk "$@" "BEGIN { exit !($expr) }"
+}
+
+finish() {
+	echo "$NAME: $passes passed, $fails failed"
+	[ "$fails" -eq 0 ]
+}
