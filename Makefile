@@ -47,8 +47,10 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 UNIT_SAN_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/unit-san/%)
 
-WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
-WORKLOADS := $(WORKLOAD_SRCS:tests/workloads/%.c=$(B)/workloads/%)
+WORKLOAD_SRCS := $(filter-out tests/workloads/lib%.c,$(wildcard tests/workloads/*.c))
+WORKLOAD_LIBS := $(wildcard tests/workloads/lib*.c)
+WORKLOADS := $(WORKLOAD_SRCS:tests/workloads/%.c=$(B)/workloads/%) \
+	$(WORKLOAD_LIBS:tests/workloads/%.c=$(B)/workloads/%.so)
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(B)/%.skel.h)
@@ -114,7 +116,13 @@ $(B)/workloads/%: tests/workloads/%.c
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) -O1 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
-		-Wall -Wextra -Werror -o $@ $< -lpthread
+		-Wall -Wextra -Werror -o $@ $< -lpthread -ldl
+
+$(B)/workloads/%.so: tests/workloads/%.c
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) -O1 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
+		-Wall -Wextra -Werror -fPIC -shared -o $@ $<
 
 workloads: $(WORKLOADS)
 

@@ -18,6 +18,7 @@
 #include "stackhash.h"
 
 #define EEXIST 17
+#define PROT_EXEC 0x4
 
 /* Set by the loader before load. */
 const volatile bool collect_kernel = true;
@@ -67,6 +68,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct proc_state);
 } procs SEC(".maps");
+
+/* Threads inside an mmap(PROT_EXEC) of a tracked process → its instance. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u32);
+} mmap_pending SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -139,7 +148,8 @@ static __always_inline __u32 proc_instance(struct task_struct *task, __u32 tgid)
 
 static __always_inline __u64 record_stack(void *ctx, __u64 flags,
 					  __u32 *key_flags, __u32 trunc_flag,
-					  __u32 err_flag, enum counter trunc_cnt,
+					  __u32 err_flag, __u32 lost_flag,
+					  enum counter trunc_cnt,
 					  enum counter err_cnt)
 {
 	struct stack_trace *st, *old;
@@ -177,6 +187,7 @@ static __always_inline __u64 record_stack(void *ctx, __u64 flags,
 		/* A cheap check that the stored stack is this one; a full
 		 * compare would cost more than the collision is likely. */
 		if (old->len != len || old->ip[0] != st->ip[0]) {
+			*key_flags |= lost_flag;
 			count(CNT_STACK_COLLISION);
 			return 0;
 		}
@@ -184,6 +195,7 @@ static __always_inline __u64 record_stack(void *ctx, __u64 flags,
 	}
 	err = bpf_map_update_elem(&stacks, &h, st, BPF_NOEXIST);
 	if (err && err != -EEXIST) {
+		*key_flags |= lost_flag;
 		count(CNT_STACKS_FULL);
 		return 0;
 	}
@@ -215,14 +227,16 @@ int on_sample(struct bpf_perf_event_data *ctx)
 	if (collect_kernel)
 		key.kstack = record_stack(ctx, 0, &key.flags,
 					  SAMPLE_KSTACK_TRUNCATED,
-					  SAMPLE_KSTACK_ERROR, CNT_KSTACK_TRUNC,
+					  SAMPLE_KSTACK_ERROR, SAMPLE_KSTACK_LOST,
+					  CNT_KSTACK_TRUNC,
 					  CNT_KSTACK_ERR);
 	/* Kernel threads and the idle task have no user half. */
 	if (collect_user && tgid && BPF_CORE_READ(task, mm)) {
 		key.inst = proc_instance(task, tgid);
 		key.ustack = record_stack(ctx, BPF_F_USER_STACK, &key.flags,
 					  SAMPLE_USTACK_TRUNCATED,
-					  SAMPLE_USTACK_ERROR, CNT_USTACK_TRUNC,
+					  SAMPLE_USTACK_ERROR, SAMPLE_USTACK_LOST,
+					  CNT_USTACK_TRUNC,
 					  CNT_USTACK_ERR);
 	}
 
@@ -282,6 +296,45 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	inst = ps->inst;
 	bpf_map_delete_elem(&procs, &tgid);
 	emit(SM_PROC_EXIT, tgid, inst, 0);
+	return 0;
+}
+
+/*
+ * New executable code in a process already announced (dlopen): tell
+ * userspace once the mmap has succeeded, so it reads the mappings again
+ * while the process lives. Syscall tracepoints fire for mmap only, so this
+ * costs nothing to the rest of the system.
+ */
+SEC("tracepoint/syscalls/sys_enter_mmap")
+int on_mmap_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	struct proc_state *ps;
+
+	if (!(ctx->args[2] & PROT_EXEC))
+		return 0;
+	ps = bpf_map_lookup_elem(&procs, &tgid);
+	if (!ps || !ps->announced)
+		return 0; /* its mappings are read when it is first sampled */
+	bpf_map_update_elem(&mmap_pending, &tid, &ps->inst, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_mmap")
+int on_mmap_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id, inst, *pending;
+
+	pending = bpf_map_lookup_elem(&mmap_pending, &tid);
+	if (!pending)
+		return 0;
+	inst = *pending;
+	bpf_map_delete_elem(&mmap_pending, &tid);
+	if (ctx->ret < 0 && ctx->ret > -4096)
+		return 0; /* the mmap failed */
+	emit(SM_PROC_MMAP, id >> 32, inst, 0);
 	return 0;
 }
 

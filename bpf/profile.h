@@ -24,6 +24,8 @@ struct stack_trace {
 #define SAMPLE_USTACK_TRUNCATED (1u << 1)
 #define SAMPLE_KSTACK_ERROR (1u << 2) /* wanted, but the kernel had none */
 #define SAMPLE_USTACK_ERROR (1u << 3)
+#define SAMPLE_KSTACK_LOST (1u << 4)  /* taken, but not stored (map full) */
+#define SAMPLE_USTACK_LOST (1u << 5)
 
 /*
  * Key of the `counts` map: one entry per distinct (thread, stacks) pair,
@@ -65,6 +67,7 @@ enum sm_proc_event_type {
 	SM_PROC_NEW = 1,  /* first sample of an instance: read its maps now */
 	SM_PROC_EXEC = 2, /* the instance exec'd: it ends, a new one begins */
 	SM_PROC_EXIT = 3, /* the instance's last thread exited */
+	SM_PROC_MMAP = 4, /* the instance mapped new executable code */
 };
 
 struct sm_proc_event {

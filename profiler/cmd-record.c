@@ -300,6 +300,9 @@ int cmd_record(int argc, char **argv)
 		output_abort(&out);
 		return err == -ENOEXEC ? 127 : 1;
 	}
+	for (int i = 0; i < CNT__MAX; i++)
+		log_debug("counter %d: %llu", i,
+			  (unsigned long long)res.counters[i]);
 	if (res.stop == STOP_TARGETS_EXITED)
 		log_info("every target process exited");
 	if (res.kernel_problem && res.counters[CNT_RECORDED])

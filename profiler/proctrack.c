@@ -18,6 +18,7 @@ struct inst {
 	enum inst_state state;
 	bool ended;  /* exec'd or exited */
 	bool execed;
+	bool stale;  /* new code was mapped: read the mappings again */
 	struct sym_proc *sp;
 };
 
@@ -91,6 +92,10 @@ void proctrack_flush(struct proctrack *t)
 			hmap_insert(&t->idx, e->inst, (uint32_t)t->n++);
 			t->stats.instances++;
 			break;
+		case SM_PROC_MMAP:
+			if (in)
+				in->stale = true;
+			break;
 		case SM_PROC_EXEC:
 		case SM_PROC_EXIT:
 			if (in) {
@@ -101,6 +106,19 @@ void proctrack_flush(struct proctrack *t)
 		}
 	}
 	t->nqueue = 0;
+
+	for (size_t i = 0; i < t->n; i++) {
+		struct inst *in = &t->insts[i];
+
+		if (!in->stale)
+			continue;
+		in->stale = false;
+		if (in->state == INST_CAPTURED && !in->ended) {
+			t->stats.refreshed++;
+			if (sym_proc_refresh(in->sp) == -ESRCH)
+				in->ended = true;
+		}
+	}
 
 	for (size_t i = first_new; i < t->n; i++) {
 		struct inst *in = &t->insts[i];

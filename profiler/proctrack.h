@@ -25,6 +25,7 @@ struct proctrack_stats {
 	uint64_t instances; /* announced */
 	uint64_t captured;  /* mappings read */
 	uint64_t missed;    /* gone (exited or exec'd) before they were read */
+	uint64_t refreshed; /* mappings read again after new code was mapped */
 };
 
 /* `sym` is borrowed and must outlive the tracker. Never NULL. */

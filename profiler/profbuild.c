@@ -34,7 +34,7 @@ struct profbuild {
 	size_t ntgids, tgids_alloc;
 
 	uint64_t kernel_mapping;
-	uint64_t truncated_loc;
+	uint64_t truncated_loc, klost_loc, ulost_loc;
 	int64_t key_pid, key_tid, key_comm, key_thread;
 
 	uint64_t *stack; /* location ids of the sample being built */
@@ -189,19 +189,21 @@ static uint64_t frame_location(struct profbuild *b, uint32_t inst,
 	return c->loc_id;
 }
 
-/* A frame that stands for the frames cut off a too deep stack. */
-static uint64_t truncated_location(struct profbuild *b)
+/* A frame that stands for what is missing, so it shows and is not lost:
+ * frames cut off a too deep stack, or a stack the kernel could not give
+ * or store. */
+static uint64_t marker_location(struct profbuild *b, uint64_t *cache,
+				const char *name, enum frame_kind kind)
 {
-	if (!b->truncated_loc) {
+	if (!*cache) {
 		struct profile_line l = {
-			.function_id = profile_add_function(b->p, "[truncated]",
-							    NULL, NULL, 0),
+			.function_id = profile_add_function(b->p, name, NULL,
+							    NULL, 0),
 		};
 
-		b->truncated_loc = profile_add_location(b->p, 0, 0, FRAME_USER,
-							&l, 1);
+		*cache = profile_add_location(b->p, 0, 0, kind, &l, 1);
 	}
-	return b->truncated_loc;
+	return *cache;
 }
 
 static void push(struct profbuild *b, size_t *n, uint64_t loc)
@@ -254,15 +256,24 @@ void profbuild_add(struct profbuild *b, const struct sampler_sample *smp)
 					   i > 0, &f));
 		flags |= f;
 	}
-	if (k->flags & SAMPLE_KSTACK_TRUNCATED)
-		push(b, &n, truncated_location(b));
+	if ((k->flags & SAMPLE_KSTACK_TRUNCATED) && smp->kstack_len)
+		push(b, &n, marker_location(b, &b->truncated_loc, "[truncated]",
+					    FRAME_USER));
+	if ((k->flags & SAMPLE_KSTACK_LOST) || (k->kstack && !smp->kstack))
+		push(b, &n, marker_location(b, &b->klost_loc,
+					    "[kernel stack lost]", FRAME_KERNEL));
 	for (uint32_t i = 0; i < smp->ustack_len; i++) {
 		push(b, &n, frame_location(b, k->inst, sp, smp->ustack[i], i > 0,
 					   &f));
 		flags |= f;
 	}
-	if (k->flags & SAMPLE_USTACK_TRUNCATED)
-		push(b, &n, truncated_location(b));
+	if ((k->flags & SAMPLE_USTACK_TRUNCATED) && smp->ustack_len)
+		push(b, &n, marker_location(b, &b->truncated_loc, "[truncated]",
+					    FRAME_USER));
+	if ((k->flags & (SAMPLE_USTACK_LOST | SAMPLE_USTACK_ERROR)) ||
+	    (k->ustack && !smp->ustack))
+		push(b, &n, marker_location(b, &b->ulost_loc,
+					    "[user stack lost]", FRAME_USER));
 	if (k->flags & (SAMPLE_KSTACK_TRUNCATED | SAMPLE_USTACK_TRUNCATED))
 		b->stats.truncated += smp->count;
 	if ((k->kstack && !smp->kstack) || (k->ustack && !smp->ustack))

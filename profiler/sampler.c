@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -26,7 +28,7 @@ struct sampler {
 	int *perf_fds;
 	struct bpf_link **links;
 	unsigned ncpus;
-	struct bpf_link *tp_links[3];
+	struct bpf_link *tp_links[5];
 	bool running;
 
 	/* Set for the duration of one sampler_poll call. */
@@ -79,6 +81,8 @@ int sampler_open(const struct sampler_opts *opts, struct sampler **out)
 	if (opts->max_counts)
 		bpf_map__set_max_entries(s->skel->maps.counts, opts->max_counts);
 	bpf_program__set_autoload(s->skel->progs.on_fork, opts->follow_children);
+	bpf_program__set_autoload(s->skel->progs.on_mmap_enter, opts->user_stacks);
+	bpf_program__set_autoload(s->skel->progs.on_mmap_exit, opts->user_stacks);
 
 	err = profile_bpf__load(s->skel);
 	if (err) {
@@ -178,6 +182,39 @@ static int attach_tp(struct sampler *s, struct bpf_program *prog, int slot)
 	return 0;
 }
 
+/*
+ * Syscall tracepoints are found through tracefs, which a minimal system may
+ * not have mounted; mount it where libbpf looks, as perf does.
+ */
+static void ensure_tracefs(void)
+{
+	struct stat st;
+
+	if (!stat("/sys/kernel/tracing/events", &st) ||
+	    !stat("/sys/kernel/debug/tracing/events", &st))
+		return;
+	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL))
+		log_debug("cannot mount tracefs on /sys/kernel/tracing: %s",
+			  strerror(errno));
+}
+
+/* Optional: without it, code mapped after a process is first sampled
+ * resolves only if the process still lives when sampling ends. */
+static void attach_mmap_tracking(struct sampler *s)
+{
+	ensure_tracefs();
+	s->tp_links[3] = bpf_program__attach(s->skel->progs.on_mmap_enter);
+	s->tp_links[4] = s->tp_links[3] ?
+		bpf_program__attach(s->skel->progs.on_mmap_exit) : NULL;
+	if (!s->tp_links[4]) {
+		log_warn("cannot trace mmap (%s): code loaded by processes"
+			 " that exit before sampling ends may stay unresolved",
+			 strerror(errno));
+		bpf_link__destroy(s->tp_links[3]);
+		s->tp_links[3] = NULL;
+	}
+}
+
 int sampler_start(struct sampler *s)
 {
 	enum { MAX_CPUS = 8192 };
@@ -195,6 +232,8 @@ int sampler_start(struct sampler *s)
 	if (s->opts.follow_children &&
 	    (err = attach_tp(s, s->skel->progs.on_fork, 2)))
 		goto out;
+	if (s->opts.user_stacks)
+		attach_mmap_tracking(s);
 
 	f = fopen("/sys/devices/system/cpu/online", "re");
 	if (!f || !fgets(buf, sizeof(buf), f) ||
@@ -410,7 +449,7 @@ void sampler_free(struct sampler *s)
 		return;
 	if (s->running || s->links)
 		sampler_stop(s);
-	for (int i = 0; i < 3; i++)
+	for (size_t i = 0; i < sizeof(s->tp_links) / sizeof(s->tp_links[0]); i++)
 		bpf_link__destroy(s->tp_links[i]);
 	ring_buffer__free(s->rb);
 	profile_bpf__destroy(s->skel);
