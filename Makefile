@@ -55,13 +55,18 @@ WORKLOADS := $(WORKLOAD_SRCS:tests/workloads/%.c=$(B)/workloads/%) \
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(B)/%.skel.h)
 
-.PHONY: all deps run check test unit unit-san cli workloads install \
+.PHONY: all deps run check test unit unit-san cli cli-san workloads install \
 	uninstall clean bench
 all: smolder
 
 smolder: $(B)/obj/profiler/main.o $(B)/libsmolder.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# The same binary with ASan+UBSan, for the end-to-end tests.
+$(B)/smolder-san: $(B)/san/profiler/main.o $(B)/libsmolder-san.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/libsmolder.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -130,14 +135,19 @@ unit: $(UNIT_BINS)
 	$(Q)tests/unit/run $(UNIT_BINS)
 
 unit-san: $(UNIT_SAN_BINS)
-	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		tests/unit/run $(UNIT_SAN_BINS)
+	$(Q)$(SAN_ENV) tests/unit/run $(UNIT_SAN_BINS)
 
 cli: smolder workloads
 	$(Q)tests/cli/run
 
-test: unit unit-san cli
+# End-to-end tests that exercise the most code, again under the sanitizers.
+SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+cli-san: $(B)/smolder-san workloads
+	$(Q)$(SAN_ENV) SMOLDER=$(CURDIR)/$(B)/smolder-san \
+		tests/cli/run t-record.sh t-procs.sh t-drops.sh t-errors.sh
+
+test: unit unit-san cli cli-san
 
 deps:
 	$(Q)scripts/install-deps

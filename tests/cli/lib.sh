@@ -4,18 +4,23 @@
 set -u
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-SMOLDER="$ROOT/smolder"
+SMOLDER=${SMOLDER:-$ROOT/smolder}
 W="$ROOT/build/workloads"
 NAME=$(basename "$0" .sh)
 T=$(mktemp -d "/tmp/smolder-$NAME.XXXXXX")
 passes=0
 fails=0
 BG_PIDS=""
+AT_EXIT=":"
 
 cleanup() {
 	for p in $BG_PIDS; do kill -9 "$p" 2>/dev/null; done
+	eval "$AT_EXIT"
 	rm -rf "$T"
 }
+
+# at_exit COMMAND: run COMMAND (a shell string) when the script ends.
+at_exit() { AT_EXIT="$AT_EXIT; $1"; }
 trap cleanup EXIT INT TERM
 
 ok() { passes=$((passes + 1)); echo "  ok   $*"; }

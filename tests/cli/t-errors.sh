@@ -65,6 +65,16 @@ check "a target that exits ends the recording (exit $rc)" [ "$rc" -eq 0 ]
 check "... well before -d" [ $(($(date +%s) - start)) -lt 10 ]
 check "... and its samples are written" grep -q "hot_a" "$T/exits.folded"
 
+# A frequency the kernel refuses (it lowers perf_event_max_sample_rate by
+# itself when sampling interrupts run long).
+rate=$(cat /proc/sys/kernel/perf_event_max_sample_rate)
+at_exit "echo $rate >/proc/sys/kernel/perf_event_max_sample_rate"
+echo 500 >/proc/sys/kernel/perf_event_max_sample_rate
+expect_error 1 "-F 999 exceeds kernel.perf_event_max_sample_rate \(500\)" \
+	"$SMOLDER" record -F 999 -d 1 -o "$T/rate.folded"
+echo "$rate" >/proc/sys/kernel/perf_event_max_sample_rate
+check "nothing written when the rate is refused" [ ! -e "$T/rate.folded" ]
+
 # No temporary files are left behind by any of the above.
 check "no temporary files left" sh -c '! ls -A "$1" | grep -q "^\.[^.]"' _ "$T"
 
