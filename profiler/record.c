@@ -38,6 +38,8 @@ struct session {
 
 	int *pidfds; /* one per -p target, -1 once it has exited */
 	size_t targets_alive;
+	struct rlimit old_nofile; /* restored in the command... */
+	bool nofile_raised;       /* ...if we raised it */
 };
 
 static int pidfd_open_(pid_t pid)
@@ -92,7 +94,10 @@ static int spawn_child(struct session *ss)
 
 		close(go[1]);
 		close(err[0]);
+		/* The command gets the process state we were given. */
 		sigprocmask(SIG_SETMASK, &ss->oldmask, NULL);
+		if (ss->nofile_raised)
+			setrlimit(RLIMIT_NOFILE, &ss->old_nofile);
 		if (read(go[0], &c, 1) != 1)
 			_exit(127); /* the parent gave up */
 		execvp(ss->o->cmd[0], ss->o->cmd);
@@ -296,15 +301,16 @@ static void on_sample(const struct sampler_sample *smp, void *ctx)
 	profbuild_add(ctx, smp);
 }
 
-static void raise_fd_limit(void)
+/* Objects are kept open so that exited processes still resolve. */
+static bool raise_fd_limit(struct rlimit *old)
 {
 	struct rlimit rl;
 
-	/* Objects are kept open so that exited processes still resolve. */
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+		return false;
+	*old = rl;
+	rl.rlim_cur = rl.rlim_max;
+	return setrlimit(RLIMIT_NOFILE, &rl) == 0;
 }
 
 int record_run(const struct record_opts *o, struct record_result *res)
@@ -328,7 +334,7 @@ int record_run(const struct record_opts *o, struct record_result *res)
 	int err;
 
 	memset(res, 0, sizeof(*res));
-	raise_fd_limit();
+	ss.nofile_raised = raise_fd_limit(&ss.old_nofile);
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
