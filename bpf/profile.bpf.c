@@ -220,18 +220,25 @@ int on_sample(struct bpf_perf_event_data *ctx)
 	__builtin_memset(&key, 0, sizeof(key));
 	key.tgid = tgid;
 	key.pid = pid;
-	key.cgroup_id = bpf_get_current_cgroup_id();
-	bpf_get_current_comm(key.comm, sizeof(key.comm));
-	BPF_CORE_READ_STR_INTO(&key.pcomm, task, group_leader, comm);
+	/* The cgroup (v2) and the names by direct loads through the task's
+	 * BTF pointers: cheaper than the helpers (bpf_get_current_cgroup_id,
+	 * bpf_get_current_comm, probe reads) on every sample. */
+	key.cgroup_id = task->cgroups->dfl_cgrp->kn->id;
+	__builtin_memcpy(key.comm, task->comm, sizeof(key.comm));
+	__builtin_memcpy(key.pcomm, task->group_leader->comm, sizeof(key.pcomm));
 
-	if (collect_kernel)
+	/* A tick that interrupted user mode has no kernel stack: skip the
+	 * helper call. The privilege level is in the low two bits of cs, read
+	 * as the whole 8-byte slot (the verifier allows no narrower access). */
+	if (collect_kernel && (*(volatile __u64 *)((void *)ctx +
+			__builtin_offsetof(struct pt_regs, cs)) & 3) != 3)
 		key.kstack = record_stack(ctx, 0, &key.flags,
 					  SAMPLE_KSTACK_TRUNCATED,
 					  SAMPLE_KSTACK_ERROR, SAMPLE_KSTACK_LOST,
 					  CNT_KSTACK_TRUNC,
 					  CNT_KSTACK_ERR);
 	/* Kernel threads and the idle task have no user half. */
-	if (collect_user && tgid && BPF_CORE_READ(task, mm)) {
+	if (collect_user && tgid && task->mm) {
 		key.inst = proc_instance(task, tgid);
 		key.ustack = record_stack(ctx, BPF_F_USER_STACK, &key.flags,
 					  SAMPLE_USTACK_TRUNCATED,

@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static enum log_level cur_level = LOG_WARN;
@@ -35,17 +36,31 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 		[LOG_INFO] = "",
 		[LOG_DEBUG] = "debug: ",
 	};
-	char buf[1024];
+	char small[1024], *buf = small;
+	va_list cp;
 	size_t len;
+	int n;
 
 	if (level > cur_level)
 		return;
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	/* Most messages fit; a verifier log can run to megabytes. */
+	va_copy(cp, ap);
+	n = vsnprintf(small, sizeof(small), fmt, cp);
+	va_end(cp);
+	if (n >= (int)sizeof(small)) {
+		buf = malloc((size_t)n + 1);
+		if (!buf)
+			buf = small;
+		else
+			vsnprintf(buf, (size_t)n + 1, fmt, ap);
+	}
 	/* Messages from libraries often end in a newline; we add our own. */
 	len = strlen(buf);
 	while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
 		buf[--len] = '\0';
 	fprintf(stderr, "%s: %s%s\n", cur_prefix, tags[level], buf);
+	if (buf != small)
+		free(buf);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)
