@@ -173,11 +173,14 @@ static void print_summary(const struct record_result *r, unsigned freq,
 	add_count(&drops, "samples in unknown mappings", r->build.unknown_mapping);
 	add_count(&drops, "samples with unresolved frames", r->build.unresolved);
 
-	fprintf(stderr, "%s: %llu samples, %llu processes, %.2f s on %u CPUs"
+	fprintf(stderr, "%s: %llu sample%s, %llu process%s, %.2f s on %u CPU%s"
 		" at %u Hz -> '%s'%s%s\n",
 		log_get_prefix(), (unsigned long long)r->build.samples,
-		(unsigned long long)r->build.processes, r->duration_s,
-		r->ncpus, freq, out, drops.len ? "; " : "", drops.buf);
+		r->build.samples == 1 ? "" : "s",
+		(unsigned long long)r->build.processes,
+		r->build.processes == 1 ? "" : "es", r->duration_s, r->ncpus,
+		r->ncpus == 1 ? "" : "s", freq, out, drops.len ? "; " : "",
+		drops.buf);
 	strbuf_release(&drops);
 }
 

@@ -11,7 +11,7 @@ kill "$BG" 2>/dev/null
 check "record -p exits 0" [ "$rc" -eq 0 ]
 check "the output is well-formed folded stacks" well_formed_folded "$T/ratio.folded"
 check "the summary line names samples and the output" \
-	grep -Eq "^smolder record: [0-9]+ samples, 1 processes, 3\.[0-9]+ s on [0-9]+ CPUs at 999 Hz -> '$T/ratio.folded'" "$T/err"
+	grep -Eq "^smolder record: [0-9]+ samples, 1 process, 3\.[0-9]+ s on [0-9]+ CPUs at 999 Hz -> '$T/ratio.folded'" "$T/err"
 total=$(count_total "$T/ratio.folded")
 a=$(count_matching "$T/ratio.folded" "^ratio;(.*;)?main;run_workload;hot_a$")
 b=$(count_matching "$T/ratio.folded" "^ratio;(.*;)?main;run_workload;hot_b$")
@@ -92,7 +92,7 @@ for sig in INT TERM; do
 	check "... and the output is complete" sh -c \
 		'well_formed_folded() { [ -s "$1" ] && awk "!/^[^ ].* [0-9]+\$/ { b = 1 } END { exit b }" "$1"; }
 		 well_formed_folded "$1" && grep -q hot_a "$1"' _ "$T/sig-$sig.folded"
-	check "... with its summary" grep -q "samples, 1 processes" "$T/err-$sig"
+	check "... with its summary" grep -q "samples, 1 process," "$T/err-$sig"
 done
 kill "$wl" 2>/dev/null
 
