@@ -203,7 +203,8 @@ void profile_add_sample(struct profile *p, const uint64_t *locs,
 	     i = hmap_next(&p->sample_idx, h, &pos)) {
 		s = &p->samples[i];
 		if (s->nlocations == nlocs && s->nlabels == nlabels &&
-		    !memcmp(s->location_ids, locs, nlocs * sizeof(*locs)) &&
+		    (!nlocs ||
+		     !memcmp(s->location_ids, locs, nlocs * sizeof(*locs))) &&
 		    (!nlabels ||
 		     !memcmp(s->labels, labels, nlabels * sizeof(*labels)))) {
 			for (size_t v = 0; v < p->nsample_types; v++)

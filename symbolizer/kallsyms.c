@@ -144,7 +144,8 @@ int ksyms_parse(struct ksyms *k, FILE *f)
 		k->text_start = stext;
 	else if (k->text_start == UINT64_MAX)
 		k->text_start = 0;
-	qsort(k->syms, k->n, sizeof(*k->syms), cmp_ksym);
+	if (k->n)
+		qsort(k->syms, k->n, sizeof(*k->syms), cmp_ksym);
 	/* Keep the best name per address (sorted first). */
 	size_t out = 0;
 

@@ -470,7 +470,8 @@ static int read_maps(struct symbolizer *s, int dirfd, struct mapping_rec **out,
 	}
 	free(line);
 	fclose(f);
-	qsort(*out, *nout, sizeof(**out), cmp_rec);
+	if (*nout) /* a zombie has no mappings */
+		qsort(*out, *nout, sizeof(**out), cmp_rec);
 	return 0;
 }
 
@@ -555,7 +556,8 @@ int sym_proc_refresh(struct sym_proc *sp)
 			fresh[nfresh++] = *old;
 		}
 	}
-	qsort(fresh, nfresh, sizeof(*fresh), cmp_rec);
+	if (nfresh)
+		qsort(fresh, nfresh, sizeof(*fresh), cmp_rec);
 	free(sp->maps);
 	sp->maps = fresh;
 	sp->nmaps = nfresh;

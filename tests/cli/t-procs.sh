@@ -11,7 +11,10 @@ sleep 0.5
 wait "$rec"
 check "a short-lived process is resolved after it exited" \
 	grep -q "^ratio;.*main;run_workload;hot_a " "$T/short.folded"
-check "... without unknown frames" sh -c '! grep "^ratio;" "$1" | grep -q "\[unknown\]"' _ "$T/short.folded"
+# (Frame-pointer stacks taken inside the dynamic loader, which has none,
+# can hold garbage callers; the program's own stacks must be whole.)
+check "... its stacks through main without unknown frames" \
+	sh -c '! grep "^ratio;.*;main;" "$1" | grep "\[unknown\]"' _ "$T/short.folded"
 
 # A binary deleted while it runs, gone before the recording ends.
 cp "$W/ratio" "$T/victim"

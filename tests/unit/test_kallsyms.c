@@ -76,6 +76,18 @@ static void prefers_real_names_over_padding(void)
 	ksyms_release(&k);
 }
 
+static void parses_empty(void)
+{
+	struct ksyms k;
+	FILE *f = text("");
+
+	CHECK_EQ(ksyms_parse(&k, f), 0);
+	fclose(f);
+	CHECK_EQ(k.n, 0);
+	CHECK(!ksyms_lookup(&k, 0xffffffff81000000ull));
+	ksyms_release(&k);
+}
+
 static void detects_hidden_addresses(void)
 {
 	static const char in[] = "0000000000000000 T _stext\n"
@@ -159,6 +171,7 @@ int main(void)
 {
 	RUN(parses_text_and_modules);
 	RUN(prefers_real_names_over_padding);
+	RUN(parses_empty);
 	RUN(detects_hidden_addresses);
 	RUN(rejects_malformed);
 	RUN(resolves_real_kallsyms);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../symbolizer/symbolizer.h"
@@ -115,11 +116,37 @@ static void captures_own_process(void)
 	symbolizer_free(s);
 }
 
+/* A zombie has no mappings at all: capturing and refreshing it must work
+ * (or say ESRCH), and nothing in it resolves. */
+static void captures_zombie(void)
+{
+	struct symbolizer *s = symbolizer_new(NULL);
+	struct sym_result r;
+	struct sym_proc *sp;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(0);
+	usleep(100000); /* let it exit; not reaped, so it stays a zombie */
+	sp = sym_proc_capture(s, pid, 0);
+	CHECK(sp != NULL || errno == ESRCH);
+	if (sp) {
+		CHECK_EQ(sym_proc_nmappings(sp), 0);
+		symbolize_user(s, sp, 0x401000, false, &r);
+		CHECK_EQ(r.status, SYM_NO_MAPPING);
+		CHECK(sym_proc_refresh(sp) == 0 || sym_proc_refresh(sp) == -ESRCH);
+		sym_proc_free(sp);
+	}
+	waitpid(pid, NULL, 0);
+	symbolizer_free(s);
+}
+
 int main(void)
 {
 	RUN(parses_file_mapping);
 	RUN(parses_odd_paths);
 	RUN(rejects_malformed);
 	RUN(captures_own_process);
+	RUN(captures_zombie);
 	HARNESS_END();
 }

@@ -120,6 +120,22 @@ static void merges_samples(void)
 	profile_free(p);
 }
 
+/* Samples without any location (a stack that was not taken) are legal. */
+static void takes_empty_samples(void)
+{
+	static const char *const types[] = { "samples" };
+	static const char *const units[] = { "count" };
+	struct profile *p = profile_new();
+	int64_t one = 1;
+
+	profile_set_sample_types(p, types, units, 1);
+	profile_add_sample(p, NULL, 0, &one, NULL, 0);
+	profile_add_sample(p, NULL, 0, &one, NULL, 0);
+	CHECK_EQ(p->nsamples, 1);
+	CHECK_EQ(p->samples[0].values[0], 2);
+	profile_free(p);
+}
+
 static void writes_folded(void)
 {
 	struct profile *p = sample_profile();
@@ -165,6 +181,7 @@ int main(void)
 	RUN(interns_strings);
 	RUN(dedups_functions_locations_mappings);
 	RUN(merges_samples);
+	RUN(takes_empty_samples);
 	RUN(writes_folded);
 	RUN(sanitizes_frames);
 	HARNESS_END();
