@@ -125,10 +125,19 @@ static uint64_t make_location(struct profbuild *b, const struct sym_result *r,
 	if (r->status == SYM_OK) {
 		for (uint32_t i = 0; i < r->nframes; i++) {
 			const struct sym_frame *f = &r->frames[i];
+			const char *fname = f->name;
 
+			/* Kernel module code reads "func [module]", as in
+			 * /proc/kallsyms. */
+			if (r->kind == FRAME_KERNEL && r->module &&
+			    r->module[0] != '[') {
+				snprintf(name, sizeof(name), "%s [%s]", f->name,
+					 r->module);
+				fname = name;
+			}
 			lines[nlines++] = (struct profile_line){
 				.function_id = profile_add_function(
-					b->p, f->name, NULL, f->file, 0),
+					b->p, fname, NULL, f->file, 0),
 				.line = f->line,
 				.column = f->column,
 			};
@@ -246,7 +255,7 @@ void profbuild_add(struct profbuild *b, const struct sampler_sample *smp)
 	uint32_t flags = 0, f;
 	size_t n = 0;
 
-	if (k->ustack) {
+	if (smp->ustack_len) {
 		sp = proctrack_lookup(b->procs, k->inst);
 		if (!sp)
 			b->stats.no_process += smp->count;

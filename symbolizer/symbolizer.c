@@ -185,6 +185,8 @@ void symbolize_kernel(struct symbolizer *s, uint64_t addr, bool is_return,
 
 	result_init(out, FRAME_KERNEL);
 	load_ksyms(s);
+	if (a < s->ksyms.text_start || !s->ksyms.n)
+		return; /* SYM_NO_MAPPING: not kernel text we know of */
 	out->module = KERNEL_MODULE_NAME;
 	out->module_offset = a - s->ksyms.text_start;
 	out->status = SYM_NO_SYMBOL;
