@@ -32,16 +32,22 @@ B := build
 CFLAGS ?= -O2 -g
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
 BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DSMOLDER_VERSION='"$(VERSION)"' \
-	$(WARNINGS) -I$(B) -Ibpf -MMD -MP
-LIBS := -lbpf -lelf -lz -lxxhash -lm
+	$(WARNINGS) -I$(B) -I$(B)/gen -Ibpf -MMD -MP
+LIBS := -lbpf -lelf -lz -lxxhash -lprotobuf-c -ljansson -lm
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
+
+# Generated sources: the pprof codec (protoc-c) and the flame graph script.
+GEN_SRCS := $(B)/gen/profile.pb-c.c
+GEN_HDRS := $(B)/gen/profile.pb-c.h $(B)/gen/flamegraph_js.h
 
 # Everything but main.c goes into a library the unit tests link too.
 LIB_SRCS := $(wildcard lib/*.c symbolizer/*.c formats/*.c) \
 	$(filter-out profiler/main.c,$(wildcard profiler/*.c))
-LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
-SAN_OBJS := $(LIB_SRCS:%.c=$(B)/san/%.o)
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o) \
+	$(GEN_SRCS:$(B)/gen/%.c=$(B)/obj/gen/%.o)
+SAN_OBJS := $(LIB_SRCS:%.c=$(B)/san/%.o) \
+	$(GEN_SRCS:$(B)/gen/%.c=$(B)/san/gen/%.o)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
@@ -76,15 +82,36 @@ $(B)/libsmolder-san.a: $(SAN_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(B)/obj/%.o: %.c | $(BPF_SKELS)
+$(B)/obj/%.o: %.c | $(BPF_SKELS) $(GEN_HDRS)
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(BASE_CFLAGS) -c -o $@ $<
 
-$(B)/san/%.o: %.c | $(BPF_SKELS)
+$(B)/san/%.o: %.c | $(BPF_SKELS) $(GEN_HDRS)
 	$(call msg,CC-SAN,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O1 -g $(BASE_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+
+$(B)/obj/gen/%.o: $(B)/gen/%.c $(GEN_HDRS)
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(BASE_CFLAGS) -c -o $@ $<
+
+$(B)/san/gen/%.o: $(B)/gen/%.c $(GEN_HDRS)
+	$(call msg,CC-SAN,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O1 -g $(BASE_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+
+# ---- generated sources ----
+$(B)/gen/profile.pb-c.c $(B)/gen/profile.pb-c.h &: formats/profile.proto
+	$(call msg,PROTOC,$<)
+	$(Q)mkdir -p $(B)/gen
+	$(Q)protoc-c --c_out=$(B)/gen --proto_path=formats $<
+
+$(B)/gen/flamegraph_js.h: formats/flamegraph.js
+	$(call msg,XXD,$<)
+	$(Q)mkdir -p $(B)/gen
+	$(Q)xxd -i -n flamegraph_js $< > $@
 
 # ---- BPF: vmlinux.h from the running kernel's BTF, objects, skeletons ----
 $(B)/vmlinux.h:

@@ -13,9 +13,15 @@
 #ifndef SMOLDER_FOLDED_H
 #define SMOLDER_FOLDED_H
 
+#include <stddef.h>
 #include <stdio.h>
 
+#include "formats.h"
 #include "profile.h"
+
+/* Limits that keep a hostile input from exhausting memory or time. */
+#define FOLDED_MAX_DEPTH 65536       /* frames in one stack */
+#define FOLDED_MAX_LINE (64u << 20)  /* bytes in one line */
 
 /*
  * Write `p` to `out`: the sample values in column `value_index` summed per
@@ -24,6 +30,18 @@
  * (-EIO when the stream reports an error).
  */
 int folded_write(const struct profile *p, int value_index, FILE *out);
+
+/*
+ * Read collapsed stacks into a new profile (*out; caller frees): one
+ * sample type, samples/count; every frame, the first included, becomes a
+ * frame (folded files carry no labels). "_[k]", "_[j]" and "_[i]"
+ * suffixes set the frame kind and group inlined frames into the location of
+ * the frame they were inlined into. Blank lines and lines starting with '#'
+ * are skipped. Returns 0, or -EINVAL with the line number and the problem
+ * in *err.
+ */
+int folded_read(const char *data, size_t len, struct profile **out,
+		struct format_error *err);
 
 /*
  * Append the folded form of frame name `name` to `sb`: separators and line

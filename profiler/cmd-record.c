@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../lib/log.h"
@@ -38,8 +39,10 @@ static const char usage[] =
 	"                        without it, stop at Ctrl-C or SIGTERM, or when\n"
 	"                        CMD exits (CMD gets SIGTERM when TIME ends)\n"
 	"  -o, --output FILE     where to write; the suffix picks the format:\n"
-	"                        .folded (collapsed stacks); - is standard\n"
-	"                        output (default " DEFAULT_OUTPUT ")\n"
+	"                        .pb.gz (pprof), .folded (collapsed stacks),\n"
+	"                        .svg (flame graph), .json (speedscope);\n"
+	"                        - is folded on standard output\n"
+	"                        (default " DEFAULT_OUTPUT ")\n"
 	"      --no-kernel       leave out kernel stacks\n"
 	"      --no-user         leave out user stacks\n"
 	"      --max-stacks N    distinct stacks kept in the kernel (default 16384)\n"
@@ -184,6 +187,22 @@ static void print_summary(const struct record_result *r, unsigned freq,
 	strbuf_release(&drops);
 }
 
+/* "host, 2026-11-21 10:00:00, 5.00 s at 99 Hz, 990 samples" */
+static void describe(const struct record_result *r, const struct record_opts *o,
+		     char *buf, size_t len)
+{
+	char host[128] = "", when[64] = "";
+	time_t t = (time_t)(r->profile->time_nanos / 1000000000);
+	struct tm tm;
+
+	gethostname(host, sizeof(host) - 1);
+	if (localtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(buf, len, "%s%s%s, %.2f s at %u Hz, %llu samples",
+		 host, *host ? ", " : "", when, r->duration_s, o->freq_hz,
+		 (unsigned long long)r->build.samples);
+}
+
 int cmd_record(int argc, char **argv)
 {
 	struct record_opts o = {
@@ -194,6 +213,8 @@ int cmd_record(int argc, char **argv)
 	const char *output_path = DEFAULT_OUTPUT;
 	struct record_result res;
 	struct output out;
+	struct fg_opts fg = { .min_width = -1, .value_index = -1 };
+	char subtitle[256];
 	int *pids = NULL;
 	size_t npids = 0;
 	bool all = false;
@@ -279,7 +300,8 @@ int cmd_record(int argc, char **argv)
 	if (npids && o.cmd)
 		return usage_error("smolder record", "-p and a command cannot"
 				   " be combined");
-	if (output_format_for(output_path, &(enum output_format){ 0 }))
+	if (output_format_for(output_path, OUTPUT_FOLDED,
+			      &(enum output_format){ 0 }))
 		return usage_error("smolder record", "cannot tell the format of"
 				   " '%s' (use a suffix: %s)", output_path,
 				   output_suffixes);
@@ -292,7 +314,7 @@ int cmd_record(int argc, char **argv)
 	}
 	o.pids = pids;
 	o.npids = npids;
-	if (output_open(&out, output_path)) {
+	if (output_open(&out, output_path, OUTPUT_FOLDED)) {
 		free(pids);
 		return 1;
 	}
@@ -315,7 +337,9 @@ int cmd_record(int argc, char **argv)
 			 npids ? " (were the processes idle?)" : "");
 
 	status = 0;
-	err = output_write(&out, res.profile);
+	describe(&res, &o, subtitle, sizeof(subtitle));
+	fg.subtitle = subtitle;
+	err = output_write(&out, res.profile, &fg, subtitle);
 	if (err) {
 		log_err("cannot write '%s': %s", output_path, strerror(-err));
 		output_abort(&out);

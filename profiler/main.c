@@ -22,6 +22,14 @@ struct command {
 static const struct command commands[] = {
 	{ "record", cmd_record,
 	  "sample stacks on every CPU, or of some processes, and write a profile" },
+	{ "flamegraph", cmd_flamegraph,
+	  "draw an interactive SVG flame graph from any profile" },
+	{ "diff", cmd_diff,
+	  "compare two profiles: a table and a differential flame graph" },
+	{ "report", cmd_report,
+	  "the top functions, flat and cumulative, like pprof -top" },
+	{ "convert", cmd_convert,
+	  "convert between pprof, folded, speedscope and SVG" },
 };
 
 static void print_usage(FILE *f)

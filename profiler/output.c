@@ -10,11 +10,16 @@
 #include <unistd.h>
 
 #include "../formats/folded.h"
+#include "../formats/formats.h"
+#include "../formats/pprof.h"
+#include "../formats/speedscope.h"
 #include "../lib/log.h"
 #include "../lib/strbuf.h"
 #include "../lib/xalloc.h"
 
-const char output_suffixes[] = ".folded";
+const char output_suffixes[] =
+	".pb.gz or .pprof (pprof), .pb (uncompressed pprof), .folded, .svg,"
+	" .json (speedscope)";
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -23,16 +28,31 @@ static bool ends_with(const char *s, const char *suffix)
 	return ls >= lx && !strcmp(s + ls - lx, suffix);
 }
 
-int output_format_for(const char *path, enum output_format *fmt)
+int output_format_for(const char *path, enum output_format dash,
+		      enum output_format *fmt)
 {
-	if (!strcmp(path, "-") || ends_with(path, ".folded")) {
-		*fmt = OUTPUT_FOLDED;
+	static const struct {
+		const char *suffix;
+		enum output_format format;
+	} suffixes[] = {
+		{ ".pb.gz", OUTPUT_PPROF_GZ }, { ".pprof", OUTPUT_PPROF_GZ },
+		{ ".pb", OUTPUT_PPROF },       { ".folded", OUTPUT_FOLDED },
+		{ ".svg", OUTPUT_SVG },        { ".json", OUTPUT_SPEEDSCOPE },
+	};
+
+	if (!strcmp(path, "-")) {
+		*fmt = dash;
 		return 0;
 	}
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++)
+		if (ends_with(path, suffixes[i].suffix)) {
+			*fmt = suffixes[i].format;
+			return 0;
+		}
 	return -EINVAL;
 }
 
-int output_open(struct output *o, const char *path)
+int output_open(struct output *o, const char *path, enum output_format dash)
 {
 	struct strbuf tmp = STRBUF_INIT;
 	char *dcopy, *bcopy;
@@ -41,7 +61,7 @@ int output_open(struct output *o, const char *path)
 	int fd, err;
 
 	memset(o, 0, sizeof(*o));
-	if (output_format_for(path, &o->format)) {
+	if (output_format_for(path, dash, &o->format)) {
 		log_err("cannot tell the format of '%s' (use a suffix: %s)",
 			path, output_suffixes);
 		return -EINVAL;
@@ -84,13 +104,43 @@ int output_open(struct output *o, const char *path)
 	return 0;
 }
 
-int output_write(struct output *o, const struct profile *p)
+int output_write(struct output *o, const struct profile *p,
+		 const struct fg_opts *fg, const char *name)
 {
+	struct fg_opts defaults = { .min_width = -1, .value_index = -1 };
+
 	switch (o->format) {
 	case OUTPUT_FOLDED:
 		return folded_write(p, 0, o->f);
+	case OUTPUT_PPROF_GZ:
+		return pprof_write(p, o->f, true);
+	case OUTPUT_PPROF:
+		return pprof_write(p, o->f, false);
+	case OUTPUT_SVG:
+		return flamegraph_write(p, fg ? fg : &defaults, o->f);
+	case OUTPUT_SPEEDSCOPE:
+		return speedscope_write(p, name, o->f);
 	}
 	return -EINVAL;
+}
+
+int input_load(const char *path, struct profile **out)
+{
+	struct format_error err = { "" };
+	uint8_t *data;
+	size_t len;
+	int e = read_whole_file(path, &data, &len);
+
+	if (e) {
+		log_err("cannot read '%s': %s", path,
+			e == -EFBIG ? "larger than 1 GiB" : strerror(-e));
+		return e;
+	}
+	e = profile_read(data, len, out, &err);
+	free(data);
+	if (e)
+		log_err("cannot read '%s': %s", path, err.msg);
+	return e;
 }
 
 int output_commit(struct output *o)

@@ -11,17 +11,24 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "../formats/flamegraph.h"
 #include "../formats/profile.h"
 
 enum output_format {
 	OUTPUT_FOLDED,
+	OUTPUT_PPROF_GZ,   /* .pb.gz, .pprof */
+	OUTPUT_PPROF,      /* .pb: uncompressed */
+	OUTPUT_SVG,        /* .svg */
+	OUTPUT_SPEEDSCOPE, /* .json */
 };
 
-/* The suffixes accepted, for messages: ".folded". */
+/* The suffixes accepted, for messages. */
 extern const char output_suffixes[];
 
-/* The format for `path` by its suffix ("-" is folded). 0 or -EINVAL. */
-int output_format_for(const char *path, enum output_format *fmt);
+/* The format for `path` by its suffix. 0, or -EINVAL for an unknown one.
+ * `dash` is the format "-" (standard output) stands for. */
+int output_format_for(const char *path, enum output_format dash,
+		      enum output_format *fmt);
 
 struct output {
 	char *path; /* final path; NULL for standard output */
@@ -35,12 +42,18 @@ struct output {
  * that a bad path fails before any work is done. Returns 0, or a negative
  * errno after logging a message that names the path and the cause.
  */
-int output_open(struct output *o, const char *path);
-/* Write `p` in the output's format. 0 or negative errno. */
-int output_write(struct output *o, const struct profile *p);
+int output_open(struct output *o, const char *path, enum output_format dash);
+/* Write `p` in the output's format; `fg` (may be NULL) styles an SVG and
+ * `name` names the profile where the format has a name. */
+int output_write(struct output *o, const struct profile *p,
+		 const struct fg_opts *fg, const char *name);
 /* Flush, close and rename into place. 0 or negative errno (logged). */
 int output_commit(struct output *o);
 /* Remove the temporary file; safe after commit and on a closed output. */
 void output_abort(struct output *o);
+
+/* Read a profile in any format from `path` ("-": standard input), logging
+ * what is wrong on failure. 0 or -errno. */
+int input_load(const char *path, struct profile **out);
 
 #endif

@@ -1,0 +1,797 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The SVG is written by hand: it is a flat list of rectangles and labels,
+ * and building a DOM with a library would cost more than the drawing.
+ */
+#include "flamegraph.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/hmap.h"
+#include "../lib/strbuf.h"
+#include "../lib/utf8.h"
+#include "../lib/xalloc.h"
+#include "flamegraph_js.h"
+
+#define KIND_INLINED 4 /* a frame kind only the flame graph knows */
+#define NONE UINT32_MAX
+
+const char fg_palette_names[] =
+	"kind, hot, mem, io, red, green, blue, aqua, yellow, purple, orange";
+
+int fg_palette_from_name(const char *name)
+{
+	static const char *const names[] = {
+		"kind", "hot", "mem", "io", "red", "green", "blue", "aqua",
+		"yellow", "purple", "orange",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i]))
+			return (int)i;
+	return -1;
+}
+
+/* ---- the frame tree ---- */
+
+struct tree {
+	/* names, interned */
+	char **names;
+	size_t nnames, names_alloc;
+	struct hmap name_idx;
+	/* nodes */
+	uint32_t *name, *parent, *depth, *last_child;
+	uint8_t *kind;
+	int64_t *value, *other;
+	size_t n, alloc;
+	struct hmap child_idx;
+	bool flamechart;
+	/* children in drawing order (after tree_sort) */
+	uint32_t *child_start, *children;
+	uint32_t max_depth;
+};
+
+static uint32_t intern(struct tree *t, const char *s)
+{
+	uint64_t h = hash_str(s);
+	size_t pos;
+
+	for (uint32_t i = hmap_first(&t->name_idx, h, &pos); i != HMAP_NONE;
+	     i = hmap_next(&t->name_idx, h, &pos))
+		if (!strcmp(t->names[i], s))
+			return i;
+	ALLOC_GROW(t->names, t->nnames + 1, t->names_alloc);
+	t->names[t->nnames] = xstrdup(s);
+	hmap_insert(&t->name_idx, h, (uint32_t)t->nnames);
+	return (uint32_t)t->nnames++;
+}
+
+static uint32_t new_node(struct tree *t, uint32_t parent, uint32_t name,
+			 uint8_t kind)
+{
+	uint32_t i = (uint32_t)t->n;
+
+	if (t->n == t->alloc) {
+		size_t a = t->alloc ? t->alloc * 2 : 1024;
+
+		t->name = xreallocarray(t->name, a, sizeof(*t->name));
+		t->parent = xreallocarray(t->parent, a, sizeof(*t->parent));
+		t->depth = xreallocarray(t->depth, a, sizeof(*t->depth));
+		t->last_child = xreallocarray(t->last_child, a, sizeof(*t->last_child));
+		t->kind = xreallocarray(t->kind, a, sizeof(*t->kind));
+		t->value = xreallocarray(t->value, a, sizeof(*t->value));
+		t->other = xreallocarray(t->other, a, sizeof(*t->other));
+		t->alloc = a;
+	}
+	t->name[i] = name;
+	t->parent[i] = parent;
+	t->depth[i] = parent == NONE ? 0 : t->depth[parent] + 1;
+	t->last_child[i] = NONE;
+	t->kind[i] = kind;
+	t->value[i] = 0;
+	t->other[i] = 0;
+	if (t->depth[i] > t->max_depth)
+		t->max_depth = t->depth[i];
+	t->n++;
+	return i;
+}
+
+static uint64_t child_key(uint32_t parent, uint32_t name, uint8_t kind)
+{
+	return hash_combine(parent, ((uint64_t)name << 3) | kind);
+}
+
+/* The child of `parent` for (name, kind); created when `create`. */
+static uint32_t child(struct tree *t, uint32_t parent, uint32_t name,
+		      uint8_t kind, bool create)
+{
+	uint64_t h;
+	size_t pos;
+	uint32_t c;
+
+	if (t->flamechart) {
+		/* Time order: merge only with the latest sibling. */
+		c = t->last_child[parent];
+		if (c != NONE && t->name[c] == name && t->kind[c] == kind)
+			return c;
+	} else {
+		h = child_key(parent, name, kind);
+		for (c = hmap_first(&t->child_idx, h, &pos); c != HMAP_NONE;
+		     c = hmap_next(&t->child_idx, h, &pos))
+			if (t->parent[c] == parent && t->name[c] == name &&
+			    t->kind[c] == kind)
+				return c;
+	}
+	if (!create)
+		return NONE;
+	c = new_node(t, parent, name, kind);
+	t->last_child[parent] = c;
+	if (!t->flamechart)
+		hmap_insert(&t->child_idx, child_key(parent, name, kind), c);
+	return c;
+}
+
+static void tree_release(struct tree *t)
+{
+	for (size_t i = 0; i < t->nnames; i++)
+		free(t->names[i]);
+	free(t->names);
+	hmap_release(&t->name_idx);
+	free(t->name);
+	free(t->parent);
+	free(t->depth);
+	free(t->last_child);
+	free(t->kind);
+	free(t->value);
+	free(t->other);
+	hmap_release(&t->child_idx);
+	free(t->child_start);
+	free(t->children);
+}
+
+/* One sample as a list of (name, kind), root first. */
+struct frame_list {
+	uint32_t *name;
+	uint8_t *kind;
+	size_t n, alloc;
+};
+
+static void fl_push(struct frame_list *fl, uint32_t name, uint8_t kind)
+{
+	if (fl->n == fl->alloc) {
+		fl->alloc = fl->alloc ? fl->alloc * 2 : 64;
+		fl->name = xreallocarray(fl->name, fl->alloc, sizeof(*fl->name));
+		fl->kind = xreallocarray(fl->kind, fl->alloc, sizeof(*fl->kind));
+	}
+	fl->name[fl->n] = name;
+	fl->kind[fl->n++] = kind;
+}
+
+/* Map a profile's string indexes to tree names, cached per profile. */
+struct name_cache {
+	uint32_t *map;
+	size_t n;
+};
+
+static uint32_t tree_name(struct tree *t, struct name_cache *nc,
+			  const struct profile *p, int64_t str)
+{
+	if (str < 0 || (size_t)str >= nc->n)
+		return intern(t, "");
+	if (nc->map[str] == NONE)
+		nc->map[str] = intern(t, p->strings[str]);
+	return nc->map[str];
+}
+
+static void sample_frames(struct tree *t, struct name_cache *nc,
+			  const struct profile *p,
+			  const struct profile_sample *s, bool reverse,
+			  struct frame_list *fl)
+{
+	const char *root = profile_sample_label_str(p, s, LABEL_THREAD_NAME);
+
+	fl->n = 0;
+	if (!root)
+		root = profile_sample_label_str(p, s, LABEL_COMM);
+	if (root)
+		fl_push(fl, intern(t, root), FRAME_USER);
+	for (uint32_t j = s->nlocations; j-- > 0;) {
+		const struct profile_location *l =
+			profile_location(p, s->location_ids[j]);
+
+		if (!l)
+			continue;
+		if (!l->nlines) {
+			char buf[40];
+
+			snprintf(buf, sizeof(buf), "[unknown+0x%" PRIx64 "]",
+				 l->address);
+			fl_push(fl, intern(t, buf), l->kind);
+			continue;
+		}
+		for (uint32_t k = l->nlines; k-- > 0;) {
+			const struct profile_function *f =
+				profile_function(p, l->lines[k].function_id);
+			uint32_t nm = f ? tree_name(t, nc, p, f->name)
+					: intern(t, "[unknown]");
+
+			fl_push(fl, nm, k + 1 < l->nlines ? KIND_INLINED : l->kind);
+		}
+	}
+	if (reverse) {
+		for (size_t i = 0, j = fl->n ? fl->n - 1 : 0; i < j; i++, j--) {
+			uint32_t tn = fl->name[i];
+			uint8_t tk = fl->kind[i];
+
+			fl->name[i] = fl->name[j];
+			fl->kind[i] = fl->kind[j];
+			fl->name[j] = tn;
+			fl->kind[j] = tk;
+		}
+	}
+}
+
+/*
+ * Add the samples of `p` (column `vi`) to the tree: into `value` when
+ * `shape`, creating nodes, or else into `other` along paths that already
+ * exist (a diff's second profile). Returns the total.
+ */
+static int64_t add_profile(struct tree *t, const struct profile *p, int vi,
+			   bool reverse, bool shape)
+{
+	struct name_cache nc = { xcalloc(p->nstrings + 1, sizeof(uint32_t)),
+				 p->nstrings };
+	struct frame_list fl = { 0 };
+	int64_t total = 0;
+
+	for (size_t i = 0; i < nc.n; i++)
+		nc.map[i] = NONE;
+	for (size_t i = 0; i < p->nsamples; i++) {
+		const struct profile_sample *s = &p->samples[i];
+		int64_t v = s->values[vi];
+		uint32_t node = 0;
+
+		if (v <= 0)
+			continue;
+		total += v;
+		sample_frames(t, &nc, p, s, reverse, &fl);
+		if (shape)
+			t->value[0] += v;
+		else
+			t->other[0] += v;
+		for (size_t k = 0; k < fl.n; k++) {
+			node = child(t, node, fl.name[k], fl.kind[k], shape);
+			if (node == NONE)
+				break;
+			if (shape)
+				t->value[node] += v;
+			else
+				t->other[node] += v;
+		}
+	}
+	free(nc.map);
+	free(fl.name);
+	free(fl.kind);
+	return total;
+}
+
+static const struct tree *sort_tree;
+
+static int cmp_children(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	int c = strcmp(sort_tree->names[sort_tree->name[x]],
+		       sort_tree->names[sort_tree->name[y]]);
+
+	if (c)
+		return c;
+	return (int)sort_tree->kind[x] - (int)sort_tree->kind[y];
+}
+
+/* Lay children out in arrays (CSR); sorted by name unless a flame chart. */
+static void tree_sort(struct tree *t)
+{
+	uint32_t *fill;
+
+	t->child_start = xcalloc(t->n + 1, sizeof(*t->child_start));
+	t->children = xcalloc(t->n ? t->n : 1, sizeof(*t->children));
+	for (size_t i = 1; i < t->n; i++)
+		t->child_start[t->parent[i] + 1]++;
+	for (size_t i = 0; i < t->n; i++)
+		t->child_start[i + 1] += t->child_start[i];
+	fill = xcalloc(t->n + 1, sizeof(*fill));
+	/* Nodes were created in first-seen order: a flame chart's order. */
+	for (size_t i = 1; i < t->n; i++) {
+		uint32_t par = t->parent[i];
+
+		t->children[t->child_start[par] + fill[par]++] = (uint32_t)i;
+	}
+	free(fill);
+	if (t->flamechart)
+		return;
+	sort_tree = t;
+	for (size_t i = 0; i < t->n; i++) {
+		uint32_t n = t->child_start[i + 1] - t->child_start[i];
+
+		if (n > 1)
+			qsort(t->children + t->child_start[i], n,
+			      sizeof(*t->children), cmp_children);
+	}
+	sort_tree = NULL;
+}
+
+/* ---- colours ---- */
+
+struct rgb {
+	int r, g, b;
+};
+
+/* Three values in [0, 1) from the name, weighted to its first characters
+ * as flamegraph.pl's --hash is, so similar names get similar colours. */
+static void name_hash(const char *name, double v[3])
+{
+	uint64_t h = hash_str(name);
+
+	v[0] = (double)(h & 0xffff) / 65536.0;
+	v[1] = (double)((h >> 16) & 0xffff) / 65536.0;
+	v[2] = (double)((h >> 32) & 0xffff) / 65536.0;
+}
+
+static struct rgb palette_color(enum fg_palette pal, const char *name)
+{
+	double v[3];
+
+	name_hash(name, v);
+	switch (pal) {
+	case FG_PALETTE_MEM:
+		return (struct rgb){ 0, 190 + (int)(50 * v[1]), (int)(210 * v[0]) };
+	case FG_PALETTE_IO:
+		return (struct rgb){ 80 + (int)(60 * v[0]), 80 + (int)(60 * v[0]),
+				     190 + (int)(55 * v[1]) };
+	case FG_PALETTE_RED:
+		return (struct rgb){ 200 + (int)(55 * v[0]), 50 + (int)(80 * v[0]),
+				     50 + (int)(80 * v[0]) };
+	case FG_PALETTE_GREEN:
+		return (struct rgb){ 50 + (int)(60 * v[0]), 200 + (int)(55 * v[0]),
+				     50 + (int)(60 * v[0]) };
+	case FG_PALETTE_BLUE:
+		return (struct rgb){ 80 + (int)(60 * v[0]), 80 + (int)(60 * v[0]),
+				     205 + (int)(50 * v[0]) };
+	case FG_PALETTE_AQUA:
+		return (struct rgb){ 50 + (int)(60 * v[0]), 165 + (int)(55 * v[0]),
+				     165 + (int)(55 * v[0]) };
+	case FG_PALETTE_YELLOW:
+		return (struct rgb){ 175 + (int)(55 * v[0]), 175 + (int)(55 * v[0]),
+				     50 + (int)(20 * v[0]) };
+	case FG_PALETTE_PURPLE:
+		return (struct rgb){ 190 + (int)(65 * v[0]), 80 + (int)(60 * v[0]),
+				     190 + (int)(65 * v[0]) };
+	case FG_PALETTE_ORANGE:
+		return (struct rgb){ 190 + (int)(65 * v[0]), 90 + (int)(65 * v[0]), 0 };
+	case FG_PALETTE_HOT:
+	case FG_PALETTE_KIND:
+	default:
+		return (struct rgb){ 205 + (int)(50 * v[2]), (int)(230 * v[0]),
+				     (int)(55 * v[1]) };
+	}
+}
+
+static struct rgb frame_color(enum fg_palette pal, const char *name, uint8_t kind)
+{
+	if (pal != FG_PALETTE_KIND)
+		return palette_color(pal, name);
+	switch (kind) {
+	case FRAME_KERNEL:
+		return palette_color(FG_PALETTE_ORANGE, name);
+	case FRAME_JIT:
+		return palette_color(FG_PALETTE_GREEN, name);
+	case FRAME_INTERP:
+		return palette_color(FG_PALETTE_BLUE, name);
+	case KIND_INLINED:
+		return palette_color(FG_PALETTE_AQUA, name);
+	default:
+		return palette_color(FG_PALETTE_HOT, name);
+	}
+}
+
+/* ---- drawing ---- */
+
+struct draw {
+	const struct tree *t;
+	const struct fg_opts *o;
+	struct strbuf sb;
+	FILE *f;
+	double scale; /* pixels per unit */
+	int64_t total, other_total;
+	bool diff;
+	bool negate; /* the drawn profile is BASE, the other NEW */
+	double max_delta;
+	unsigned height;
+	unsigned ypad_top, ypad_bottom;
+	const char *unit;
+	bool time_unit; /* values are nanoseconds */
+	int err;
+};
+
+static void flush(struct draw *d, bool force)
+{
+	if (d->sb.len && (force || d->sb.len > (1u << 20))) {
+		if (fwrite(d->sb.buf, 1, d->sb.len, d->f) != d->sb.len)
+			d->err = -EIO;
+		strbuf_reset(&d->sb);
+	}
+}
+
+/* XML text: escaped, valid UTF-8, no control characters. */
+static void add_xml(struct strbuf *sb, const char *s)
+{
+	struct strbuf fixed = STRBUF_INIT;
+	size_t len = strlen(s);
+
+	if (!utf8_valid(s, len)) {
+		utf8_repair(&fixed, s, len);
+		s = fixed.buf;
+	}
+	for (; *s; s++) {
+		switch (*s) {
+		case '&':
+			strbuf_adds(sb, "&amp;");
+			break;
+		case '<':
+			strbuf_adds(sb, "&lt;");
+			break;
+		case '>':
+			strbuf_adds(sb, "&gt;");
+			break;
+		case '"':
+			strbuf_adds(sb, "&quot;");
+			break;
+		default:
+			strbuf_addc(sb, (unsigned char)*s < 0x20 ? ' ' : *s);
+		}
+	}
+	strbuf_release(&fixed);
+}
+
+/* "1,234,567" */
+static void add_count(struct strbuf *sb, int64_t v)
+{
+	char digits[32];
+	int n = snprintf(digits, sizeof(digits), "%" PRId64, v);
+
+	for (int i = 0; i < n; i++) {
+		strbuf_addc(sb, digits[i]);
+		if (digits[i] != '-' && (n - i - 1) % 3 == 0 && i != n - 1)
+			strbuf_addc(sb, ',');
+	}
+}
+
+/* A value as people read it: samples, or time for nanoseconds. */
+static void add_value(struct draw *d, int64_t v)
+{
+	if (d->time_unit) {
+		double s = (double)v / 1e9;
+
+		if (s >= 1)
+			strbuf_addf(&d->sb, "%.2f s", s);
+		else
+			strbuf_addf(&d->sb, "%.2f ms", s * 1e3);
+	} else {
+		add_count(&d->sb, v);
+		strbuf_addc(&d->sb, ' ');
+		strbuf_adds(&d->sb, d->unit);
+	}
+}
+
+static double pct(int64_t v, int64_t total)
+{
+	return total > 0 ? 100.0 * (double)v / (double)total : 0;
+}
+
+static struct rgb diff_color(const struct draw *d, double delta)
+{
+	double t = d->max_delta > 0 ? fabs(delta) / d->max_delta : 0;
+	int c = (int)lround(250 - 190 * t);
+
+	if (delta > 0)
+		return d->o->colorblind ? (struct rgb){ 250, 250 - (int)lround(110 * t), c }
+					: (struct rgb){ 250, c, c };
+	if (delta < 0)
+		return (struct rgb){ c, c, 250 };
+	return (struct rgb){ 250, 250, 250 };
+}
+
+/* NEW's share minus BASE's, in percentage points, for drawn and other
+ * values; 0 when not a diff. */
+static double share_delta(const struct draw *d, int64_t drawn, int64_t other)
+{
+	double a = pct(drawn, d->total), b = pct(other, d->other_total);
+
+	if (!d->diff)
+		return 0;
+	return d->negate ? b - a : a - b;
+}
+
+static double node_delta(const struct draw *d, uint32_t n)
+{
+	return share_delta(d, d->t->value[n], d->t->other[n]);
+}
+
+static void emit_frame(struct draw *d, const char *name, uint8_t kind,
+		       int64_t start, int64_t value, uint32_t depth,
+		       bool remainder, uint32_t nmerged, double delta,
+		       int64_t other)
+{
+	const struct fg_opts *o = d->o;
+	double x = 10 + (double)start * d->scale;
+	double w = (double)value * d->scale;
+	unsigned fh = o->frame_height;
+	double y = o->icicle ? (double)(d->ypad_top + depth * fh)
+			     : (double)(d->height - d->ypad_bottom - (depth + 1) * fh);
+	struct rgb c;
+	size_t chars;
+
+	strbuf_addf(&d->sb, "<g class=\"f%s\" data-s=\"%" PRId64 "\" data-v=\"%"
+		    PRId64 "\" data-d=\"%u\"><title>", remainder ? " r" : "",
+		    start, value, depth);
+	if (remainder) {
+		strbuf_addf(&d->sb, "%u frames too narrow to draw", nmerged);
+	} else {
+		add_xml(&d->sb, name);
+	}
+	strbuf_adds(&d->sb, " (");
+	if (d->diff) {
+		double pd = pct(value, d->total), po = pct(other, d->other_total);
+		double pnew = d->negate ? po : pd, pbase = d->negate ? pd : po;
+
+		strbuf_addf(&d->sb, "base %.2f%%, new %.2f%%, %+.2f pts",
+			    pbase, pnew, pnew - pbase);
+		if (!other && !remainder)
+			strbuf_adds(&d->sb, ", not in the other profile");
+	} else {
+		add_value(d, value);
+		strbuf_addf(&d->sb, ", %.2f%%", pct(value, d->total));
+	}
+	strbuf_adds(&d->sb, ")</title>");
+
+	if (remainder)
+		c = (struct rgb){ 200, 200, 200 };
+	else if (d->diff)
+		c = diff_color(d, delta);
+	else
+		c = frame_color(o->palette, name, kind);
+	strbuf_addf(&d->sb, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%u\""
+		    " fill=\"rgb(%d,%d,%d)\" rx=\"2\" ry=\"2\"/>", x, y, w, fh - 1,
+		    c.r, c.g, c.b);
+	/* Label: what fits, cut with "..". */
+	chars = (size_t)(w / (o->font_size * 0.59));
+	strbuf_addf(&d->sb, "<text x=\"%.1f\" y=\"%.1f\">", x + 3,
+		    y + fh / 2.0 + o->font_size / 2.0 - 2);
+	if (chars >= 3 && !remainder) {
+		size_t len = strlen(name);
+
+		if (len <= chars) {
+			add_xml(&d->sb, name);
+		} else {
+			/* Cut on a character boundary. */
+			size_t cut = chars - 2;
+
+			while (cut > 0 && ((unsigned char)name[cut] & 0xc0) == 0x80)
+				cut--;
+			char *part = xstrndup(name, cut);
+
+			add_xml(&d->sb, part);
+			free(part);
+			strbuf_adds(&d->sb, "..");
+		}
+	}
+	strbuf_adds(&d->sb, "</text></g>\n");
+	flush(d, false);
+}
+
+/* Draw node n at `start`, then its children; small children merge. */
+static void draw_node(struct draw *d, uint32_t n, int64_t start)
+{
+	const struct tree *t = d->t;
+	uint32_t a = t->child_start[n], b = t->child_start[n + 1];
+	int64_t x = start, small = 0, small_other = 0;
+	uint32_t nsmall = 0;
+	double minw = d->o->min_width;
+
+	emit_frame(d, n ? t->names[t->name[n]] : "all", t->kind[n], start,
+		   t->value[n], t->depth[n], false, 0, node_delta(d, n),
+		   t->other[n]);
+	for (uint32_t i = a; i < b; i++) {
+		uint32_t c = t->children[i];
+
+		if ((double)t->value[c] * d->scale < minw) {
+			small += t->value[c];
+			small_other += t->other[c];
+			nsmall++;
+			continue;
+		}
+		draw_node(d, c, x);
+		x += t->value[c];
+	}
+	if (nsmall && (double)small * d->scale >= minw)
+		emit_frame(d, "", 0, x, small, t->depth[n] + 1, true, nsmall,
+			   share_delta(d, small, small_other), small_other);
+}
+
+/* The largest change of share drawn, for the colour scale. */
+static void scan_delta(struct draw *d, uint32_t n)
+{
+	const struct tree *t = d->t;
+	double delta = fabs(node_delta(d, n));
+
+	if (delta > d->max_delta)
+		d->max_delta = delta;
+	for (uint32_t i = t->child_start[n]; i < t->child_start[n + 1]; i++) {
+		uint32_t c = t->children[i];
+
+		if ((double)t->value[c] * d->scale >= d->o->min_width)
+			scan_delta(d, c);
+	}
+}
+
+static const char style[] =
+	"<style type=\"text/css\">\n"
+	"text { font-family: Verdana, sans-serif; fill: rgb(0,0,0); }\n"
+	"#title { text-anchor: middle; font-size: 17px; }\n"
+	"#subtitle { text-anchor: middle; fill: rgb(160,160,160); }\n"
+	"#search, #unzoom { cursor: pointer; opacity: 0.5; }\n"
+	"#search:hover, #search.show, #unzoom:hover { opacity: 1; }\n"
+	"#matched { text-anchor: end; }\n"
+	"#frames > g.f:hover rect { stroke: black; stroke-width: 0.5; cursor: pointer; }\n"
+	"g.f text { pointer-events: none; }\n"
+	".hide { display: none; }\n"
+	".parent { opacity: 0.5; }\n"
+	"</style>\n";
+
+static int draw(struct tree *t, const struct profile *p, int vi, int64_t total,
+		int64_t other_total, bool diff, bool negate, const struct fg_opts *in,
+		FILE *f)
+{
+	struct fg_opts o = *in;
+	struct draw d = { .t = t, .o = &o, .sb = STRBUF_INIT, .f = f,
+			  .total = total, .other_total = other_total,
+			  .diff = diff, .negate = negate };
+	const char *unit = profile_str(p, p->sample_types[vi].unit);
+	const char *type = profile_str(p, p->sample_types[vi].type);
+	unsigned depth;
+
+	if (!o.width)
+		o.width = 1200;
+	if (!o.frame_height)
+		o.frame_height = 16;
+	if (!o.font_size)
+		o.font_size = 12;
+	if (o.min_width < 0)
+		o.min_width = 0.1;
+	if (o.width < 100 || o.frame_height < 4 || o.font_size < 4)
+		return -EINVAL;
+	if (!o.title)
+		o.title = diff ? "Differential Flame Graph" :
+			  o.flamechart ? "Flame Chart" :
+			  o.icicle ? "Icicle Graph" : "Flame Graph";
+	d.time_unit = !strcmp(unit, "nanoseconds");
+	d.unit = !strcmp(unit, "count") ? type : unit;
+	d.scale = total > 0 ? (double)(o.width - 20) / (double)total : 0;
+	tree_sort(t);
+
+	/* Height: only the depths that have something wide enough. */
+	depth = 0;
+	for (size_t i = 0; i < t->n; i++)
+		if ((double)t->value[i] * d.scale >= o.min_width &&
+		    t->depth[i] + 1 > depth)
+			depth = t->depth[i] + 1;
+	d.ypad_top = o.font_size * 3 + (o.subtitle ? o.font_size * 2 : 0);
+	d.ypad_bottom = o.font_size * 2 + 10;
+	d.height = d.ypad_top + d.ypad_bottom + (depth + 1) * o.frame_height;
+	if (diff)
+		scan_delta(&d, 0);
+
+	strbuf_addf(&d.sb,
+		    "<?xml version=\"1.0\" standalone=\"no\"?>\n"
+		    "<!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\""
+		    " \"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd\">\n"
+		    "<svg version=\"1.1\" width=\"%u\" height=\"%u\""
+		    " viewBox=\"0 0 %u %u\" onload=\"init(evt)\""
+		    " xmlns=\"http://www.w3.org/2000/svg\""
+		    " xmlns:xlink=\"http://www.w3.org/1999/xlink\""
+		    " data-xpad=\"10\" data-total=\"%" PRId64 "\""
+		    " data-fontsize=\"%u\" data-icicle=\"%d\">\n",
+		    o.width, d.height, o.width, d.height, total, o.font_size,
+		    o.icicle ? 1 : 0);
+	strbuf_addf(&d.sb,
+		    "<defs><linearGradient id=\"background\" y1=\"0\" y2=\"1\""
+		    " x1=\"0\" x2=\"0\"><stop stop-color=\"%s\" offset=\"5%%\"/>"
+		    "<stop stop-color=\"%s\" offset=\"95%%\"/></linearGradient>"
+		    "</defs>\n", diff ? "#eeeeee" : "#eeeeee",
+		    diff ? "#e0e0ff" : "#eeeeb0");
+	strbuf_adds(&d.sb, style);
+	strbuf_adds(&d.sb, "<script type=\"text/ecmascript\"><![CDATA[\n");
+	strbuf_add(&d.sb, flamegraph_js, flamegraph_js_len);
+	strbuf_adds(&d.sb, "]]></script>\n");
+	strbuf_addf(&d.sb, "<rect x=\"0\" y=\"0\" width=\"100%%\" height=\"100%%\""
+		    " fill=\"url(#background)\"/>\n");
+	strbuf_addf(&d.sb, "<text id=\"title\" x=\"%u\" y=\"%u\">", o.width / 2,
+		    o.font_size * 2);
+	add_xml(&d.sb, o.title);
+	strbuf_adds(&d.sb, "</text>\n");
+	if (o.subtitle) {
+		strbuf_addf(&d.sb, "<text id=\"subtitle\" x=\"%u\" y=\"%u\">",
+			    o.width / 2, o.font_size * 4);
+		add_xml(&d.sb, o.subtitle);
+		strbuf_adds(&d.sb, "</text>\n");
+	}
+	strbuf_addf(&d.sb, "<text id=\"details\" x=\"10\" y=\"%u\"> </text>\n",
+		    d.height - o.font_size / 2 - 5);
+	strbuf_addf(&d.sb, "<text id=\"unzoom\" class=\"hide\" x=\"10\" y=\"%u\">"
+		    "Reset Zoom</text>\n", o.font_size * 2);
+	strbuf_addf(&d.sb, "<text id=\"search\" x=\"%u\" y=\"%u\">Search</text>\n",
+		    o.width - 110, o.font_size * 2);
+	strbuf_addf(&d.sb, "<text id=\"matched\" x=\"%u\" y=\"%u\"> </text>\n",
+		    o.width - 10, d.height - o.font_size / 2 - 5);
+	strbuf_adds(&d.sb, "<g id=\"frames\">\n");
+	if (total > 0)
+		draw_node(&d, 0, 0);
+	strbuf_adds(&d.sb, "</g>\n</svg>\n");
+	flush(&d, true);
+	strbuf_release(&d.sb);
+	if (!d.err && (fflush(f) || ferror(f)))
+		d.err = -EIO;
+	return d.err;
+}
+
+static int pick_value(const struct profile *p, int requested)
+{
+	if (requested >= 0)
+		return (size_t)requested < p->nsample_types ? requested : -1;
+	for (size_t i = 0; i < p->nsample_types; i++)
+		if (p->default_sample_type &&
+		    p->sample_types[i].type == p->default_sample_type)
+			return (int)i;
+	/* pprof's rule: the last sample type is the default. */
+	return p->nsample_types ? (int)p->nsample_types - 1 : -1;
+}
+
+int flamegraph_write(const struct profile *p, const struct fg_opts *o, FILE *f)
+{
+	struct tree t = { .flamechart = o->flamechart };
+	int vi = pick_value(p, o->value_index), err;
+	int64_t total;
+
+	if (vi < 0)
+		return -EINVAL;
+	new_node(&t, NONE, intern(&t, "all"), FRAME_USER);
+	total = add_profile(&t, p, vi, o->reverse, true);
+	err = draw(&t, p, vi, total, 0, false, false, o, f);
+	tree_release(&t);
+	return err;
+}
+
+int flamegraph_diff_write(const struct profile *base, const struct profile *new,
+			  bool negate, const struct fg_opts *o, FILE *f)
+{
+	struct tree t = { .flamechart = false };
+	const struct profile *shape = negate ? base : new;
+	const struct profile *other = negate ? new : base;
+	int vs = pick_value(shape, o->value_index);
+	int vo = pick_value(other, o->value_index);
+	int64_t ts, to;
+	int err;
+
+	if (vs < 0 || vo < 0)
+		return -EINVAL;
+	new_node(&t, NONE, intern(&t, "all"), FRAME_USER);
+	ts = add_profile(&t, shape, vs, o->reverse, true);
+	to = add_profile(&t, other, vo, o->reverse, false);
+	err = draw(&t, shape, vs, ts, to, true, negate, o, f);
+	tree_release(&t);
+	return err;
+}

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MIT */
+#include "formats.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../lib/xalloc.h"
+#include "folded.h"
+#include "gz.h"
+#include "perfscript.h"
+#include "pprof.h"
+#include "speedscope.h"
+
+const char *format_name(enum profile_format f)
+{
+	switch (f) {
+	case FORMAT_PPROF:
+		return "pprof";
+	case FORMAT_FOLDED:
+		return "folded";
+	case FORMAT_PERF_SCRIPT:
+		return "perf script";
+	case FORMAT_SPEEDSCOPE:
+		return "speedscope";
+	case FORMAT_SVG:
+		return "svg";
+	default:
+		return "unknown";
+	}
+}
+
+void format_error_set(struct format_error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+}
+
+/* Text is anything without NUL and with few control characters. */
+static bool looks_like_text(const uint8_t *d, size_t len)
+{
+	size_t n = len < 4096 ? len : 4096, ctl = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!d[i])
+			return false;
+		if (d[i] < 0x20 && d[i] != '\n' && d[i] != '\r' && d[i] != '\t')
+			ctl++;
+	}
+	return ctl * 100 <= n;
+}
+
+/* The next line in [*p, end): returns its start and sets *len; *p moves
+ * past it. NULL at the end. */
+static const char *next_line(const char **p, const char *end, size_t *len)
+{
+	const char *s = *p, *nl;
+
+	if (s >= end)
+		return NULL;
+	nl = memchr(s, '\n', (size_t)(end - s));
+	*len = (size_t)((nl ? nl : end) - s);
+	*p = nl ? nl + 1 : end;
+	return s;
+}
+
+static bool is_blank(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+			return false;
+	return true;
+}
+
+/* "... 123" (a folded line): a space, then only digits to the end. */
+static bool folded_shape(const char *s, size_t len)
+{
+	size_t i = len;
+
+	while (i && s[i - 1] == '\r')
+		i--;
+	if (!i || s[i - 1] < '0' || s[i - 1] > '9')
+		return false;
+	while (i && s[i - 1] >= '0' && s[i - 1] <= '9')
+		i--;
+	return i >= 2 && s[i - 1] == ' ';
+}
+
+/* "\t    4011a2 main+0x12 (/bin/x)": indented, then a hex address. */
+static bool perf_frame_shape(const char *s, size_t len)
+{
+	size_t i = 0, hex = 0;
+
+	if (!len || (s[0] != ' ' && s[0] != '\t'))
+		return false;
+	while (i < len && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	while (i < len && ((s[i] >= '0' && s[i] <= '9') ||
+			   (s[i] >= 'a' && s[i] <= 'f')))
+		i++, hex++;
+	return hex > 0 && i < len && s[i] == ' ';
+}
+
+enum profile_format format_detect(const uint8_t *data, size_t len)
+{
+	const char *p = (const char *)data, *end = p + len, *line;
+	size_t n, seen = 0;
+
+	if (gz_is_gzip(data, len))
+		return FORMAT_PPROF; /* refined by the caller after gunzip */
+	if (!looks_like_text(data, len))
+		return len ? FORMAT_PPROF : FORMAT_UNKNOWN;
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	if (p < end && *p == '{')
+		return FORMAT_SPEEDSCOPE;
+	/* Look at the first lines that say anything. */
+	while ((line = next_line(&p, end, &n)) && seen < 64) {
+		if (is_blank(line, n) || line[0] == '#')
+			continue;
+		seen++;
+		if (perf_frame_shape(line, n))
+			return FORMAT_PERF_SCRIPT;
+		if (folded_shape(line, n) && line[0] != ' ' && line[0] != '\t')
+			return FORMAT_FOLDED;
+	}
+	return FORMAT_UNKNOWN;
+}
+
+int profile_read(const uint8_t *data, size_t len, struct profile **out,
+		 struct format_error *err)
+{
+	uint8_t *raw = NULL;
+	size_t bad_at = 0;
+	int e;
+
+	/* Any text format may come gzipped too. */
+	if (gz_is_gzip(data, len)) {
+		e = gz_decompress(data, len, GZ_MAX_OUTPUT, &raw, &len, &bad_at);
+		if (e == -EFBIG) {
+			format_error_set(err, "gzip: the data expands past %llu MiB",
+					 GZ_MAX_OUTPUT >> 20);
+			return e;
+		}
+		if (e) {
+			format_error_set(err, "gzip: corrupt or truncated data"
+					 " (at byte %zu)", bad_at);
+			return e;
+		}
+		data = raw;
+	}
+	switch (format_detect(data, len)) {
+	case FORMAT_PPROF:
+		e = pprof_read(data, len, out, err);
+		break;
+	case FORMAT_FOLDED:
+		e = folded_read((const char *)data, len, out, err);
+		break;
+	case FORMAT_PERF_SCRIPT:
+		e = perf_script_read((const char *)data, len, out, err);
+		break;
+	case FORMAT_SPEEDSCOPE:
+		e = speedscope_read((const char *)data, len, out, err);
+		break;
+	default:
+		if (!len)
+			format_error_set(err, "the input is empty");
+		else
+			format_error_set(err, "not a profile smolder can read"
+					 " (pprof, folded stacks, perf script"
+					 " output or speedscope JSON)");
+		e = -EINVAL;
+	}
+	free(raw);
+	return e;
+}
+
+int read_whole_file(const char *path, uint8_t **data, size_t *len)
+{
+	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
+	size_t cap = 1 << 16, n = 0;
+	uint8_t *buf;
+	struct stat st;
+
+	if (fd < 0)
+		return -errno;
+	if (!fstat(fd, &st)) {
+		if (S_ISDIR(st.st_mode)) {
+			if (fd)
+				close(fd);
+			return -EISDIR;
+		}
+		if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > GZ_MAX_OUTPUT) {
+			if (fd)
+				close(fd);
+			return -EFBIG;
+		}
+		if (S_ISREG(st.st_mode) && st.st_size > 0)
+			cap = (size_t)st.st_size + 1;
+	}
+	buf = xmalloc(cap);
+	for (;;) {
+		ssize_t r;
+
+		if (n == cap) {
+			if (cap > GZ_MAX_OUTPUT) {
+				free(buf);
+				if (fd)
+					close(fd);
+				return -EFBIG;
+			}
+			cap *= 2;
+			buf = xreallocarray(buf, cap, 1);
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+
+			free(buf);
+			if (fd)
+				close(fd);
+			return -e;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	if (fd)
+		close(fd);
+	*data = buf;
+	*len = n;
+	return 0;
+}
