@@ -62,6 +62,7 @@ BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(B)/%.skel.h)
 
 .PHONY: all deps run check test unit unit-san cli cli-san workloads install \
+	fuzz fuzz-build fuzz-check \
 	uninstall clean bench
 all: smolder
 
@@ -174,7 +175,63 @@ cli-san: $(B)/smolder-san workloads
 	$(Q)$(SAN_ENV) SMOLDER=$(CURDIR)/$(B)/smolder-san \
 		tests/cli/run t-record.sh t-procs.sh t-drops.sh t-errors.sh
 
-test: unit unit-san cli cli-san
+# ---- fuzzing: libFuzzer targets over every reader of untrusted input ----
+# The readers and writers are rebuilt with clang and coverage; each target
+# replays its seeds and past crashes (tests/fuzz/corpus, .../regressions),
+# then explores for FUZZ_SECONDS.
+FUZZ_TARGETS := read pprof folded perfscript speedscope
+FUZZ_SRCS := $(wildcard lib/*.c formats/*.c)
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_OBJS := $(FUZZ_SRCS:%.c=$(B)/fuzz/%.o) $(B)/fuzz/gen/profile.pb-c.o
+FUZZ_SECONDS ?= 6
+FUZZ_DEF_read :=
+FUZZ_DEF_pprof := -DFUZZ_PPROF
+FUZZ_DEF_folded := -DFUZZ_FOLDED
+FUZZ_DEF_perfscript := -DFUZZ_PERFSCRIPT
+FUZZ_DEF_speedscope := -DFUZZ_SPEEDSCOPE
+
+$(B)/fuzz/%.o: %.c | $(GEN_HDRS)
+	$(call msg,CC-FUZZ,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -std=gnu11 -D_GNU_SOURCE $(WARNINGS) \
+		-Wno-unused-command-line-argument -I$(B) -I$(B)/gen -c -o $@ $<
+
+$(B)/fuzz/gen/%.o: $(B)/gen/%.c $(GEN_HDRS)
+	$(call msg,CC-FUZZ,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -std=gnu11 -D_GNU_SOURCE -I$(B)/gen -c -o $@ $<
+
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_read.c $(FUZZ_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer $(FUZZ_DEF_$*) $(WARNINGS) \
+		-std=gnu11 -D_GNU_SOURCE -I$(B)/gen -o $@ $< $(FUZZ_OBJS) \
+		-lz -lxxhash -lprotobuf-c -ljansson -lm
+
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
+
+fuzz-build: $(FUZZ_BINS)
+
+# A short run of every target (make check); `make fuzz` runs longer.
+fuzz-check: $(FUZZ_BINS)
+	$(Q)for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(B)/fuzz/work/$$t; \
+		echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
+		$(SAN_ENV) $(B)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+			-timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+			-artifact_prefix=$(B)/fuzz/crash-$$t- \
+			$(B)/fuzz/work/$$t tests/fuzz/corpus/$$t \
+			tests/fuzz/regressions/$$t >$(B)/fuzz/$$t.log 2>&1 || \
+			{ tail -40 $(B)/fuzz/$$t.log; echo "fuzz_$$t: FAILED" \
+			  "(crash input in $(B)/fuzz/; copy it into" \
+			  "tests/fuzz/regressions/$$t/)"; exit 1; }; \
+		tail -1 $(B)/fuzz/$$t.log; \
+	done
+
+fuzz:
+	$(Q)$(MAKE) --no-print-directory fuzz-check FUZZ_SECONDS=$${FUZZ_SECONDS:-300}
+
+test: unit unit-san cli cli-san fuzz-check
 
 deps:
 	$(Q)scripts/install-deps

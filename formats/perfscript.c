@@ -44,6 +44,16 @@ static bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
+/* The decimal number at s[i..], within len (the text is not NUL-ended). */
+static long number_at(const char *s, size_t i, size_t len)
+{
+	long v = 0;
+
+	while (i < len && is_digit(s[i]) && v < 100000000000L)
+		v = v * 10 + (s[i++] - '0');
+	return v;
+}
+
 static uint64_t location_for(struct ps_reader *r, const char *name, size_t len,
 			     enum frame_kind kind)
 {
@@ -96,10 +106,10 @@ static int parse_header(struct ps_reader *r, const char *s, size_t len)
 
 		memcpy(r->comm, s, clen);
 		r->comm[clen] = '\0';
-		r->pid = strtol(s + j, NULL, 10);
+		r->pid = number_at(s, j, len);
 		r->tid = r->pid;
 		if (k < len && s[k] == '/')
-			r->tid = strtol(s + k + 1, NULL, 10);
+			r->tid = number_at(s, k + 1, len);
 		return 0;
 	}
 	return -EINVAL;

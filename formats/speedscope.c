@@ -245,6 +245,21 @@ int speedscope_write(const struct profile *p, const char *name, FILE *f)
 
 /* ---- reading ---- */
 
+/* A JSON number as an integer in [0, 2^62]; false for anything else (not
+ * a number, negative, not finite, too large). */
+static bool json_uint(const json_t *v, int64_t *out)
+{
+	double d;
+
+	if (!json_is_number(v))
+		return false;
+	d = json_number_value(v);
+	if (!(d >= 0 && d <= 4611686018427387904.0))
+		return false;
+	*out = (int64_t)d;
+	return true;
+}
+
 static const char *unit_to_type(const char *unit, const char **out_unit)
 {
 	if (!strcmp(unit, "none")) {
@@ -282,7 +297,11 @@ int speedscope_read(const char *data, size_t len, struct profile **out,
 		goto out;
 	}
 	v = json_object_get(root, "activeProfileIndex");
-	idx = json_is_number(v) ? (size_t)json_number_value(v) : 0;
+	{
+		int64_t active = 0;
+
+		idx = json_uint(v, &active) ? (size_t)active : 0;
+	}
 	prof = json_array_get(profiles, idx < json_array_size(profiles) ? idx : 0);
 	ptype = json_string_value(json_object_get(prof, "type"));
 	unit = json_string_value(json_object_get(prof, "unit"));
@@ -302,18 +321,17 @@ int speedscope_read(const char *data, size_t len, struct profile **out,
 	json_array_foreach(frames, idx, v) {
 		const char *name = json_string_value(json_object_get(v, "name"));
 		const char *file = json_string_value(json_object_get(v, "file"));
-		json_t *line = json_object_get(v, "line");
+		int64_t line = 0;
 		struct profile_line pl = { 0 };
 
+		json_uint(json_object_get(v, "line"), &line);
 		if (!name) {
 			format_error_set(err, "speedscope: frame %zu has no name",
 					 idx);
 			goto out;
 		}
-		pl.function_id = profile_add_function(
-			p, name, NULL, file,
-			json_is_number(line) ? (int64_t)json_number_value(line) : 0);
-		pl.line = json_is_number(line) ? (int64_t)json_number_value(line) : 0;
+		pl.function_id = profile_add_function(p, name, NULL, file, line);
+		pl.line = line;
 		locs[idx] = profile_add_location(p, 0, 0, FRAME_USER, &pl, 1);
 	}
 
@@ -329,9 +347,9 @@ int speedscope_read(const char *data, size_t len, struct profile **out,
 			size_t n = json_array_size(v), j;
 			json_t *fi;
 			json_t *w = weights ? json_array_get(weights, idx) : NULL;
-			int64_t value = w ? (int64_t)json_number_value(w) : 1;
+			int64_t value = 1;
 
-			if (!json_is_array(v) || (weights && !json_is_number(w))) {
+			if (!json_is_array(v) || (weights && !json_uint(w, &value))) {
 				format_error_set(err, "speedscope: sample %zu is"
 						 " not a list of frames with a"
 						 " weight", idx);
@@ -339,9 +357,9 @@ int speedscope_read(const char *data, size_t len, struct profile **out,
 			}
 			ALLOC_GROW(stack, n + 1, stack_alloc);
 			json_array_foreach(v, j, fi) {
-				double d = json_number_value(fi);
+				int64_t d;
 
-				if (!json_is_number(fi) || d < 0 || d >= (double)nframes) {
+				if (!json_uint(fi, &d) || (uint64_t)d >= nframes) {
 					format_error_set(err, "speedscope: sample"
 							 " %zu refers to a frame"
 							 " that does not exist", idx);
@@ -353,7 +371,7 @@ int speedscope_read(const char *data, size_t len, struct profile **out,
 		}
 	} else if (!strcmp(ptype, "evented")) {
 		json_t *events = json_object_get(prof, "events");
-		double last = 0;
+		int64_t last = 0;
 
 		if (!json_is_array(events)) {
 			format_error_set(err, "speedscope: an evented profile"
@@ -362,12 +380,11 @@ int speedscope_read(const char *data, size_t len, struct profile **out,
 		}
 		json_array_foreach(events, idx, v) {
 			const char *et = json_string_value(json_object_get(v, "type"));
-			json_t *at = json_object_get(v, "at");
-			json_t *fi = json_object_get(v, "frame");
-			double a = json_number_value(at), fd = json_number_value(fi);
+			int64_t a, fd;
 
-			if (!et || !json_is_number(at) || !json_is_number(fi) ||
-			    fd < 0 || fd >= (double)nframes || a < last) {
+			if (!et || !json_uint(json_object_get(v, "at"), &a) ||
+			    !json_uint(json_object_get(v, "frame"), &fd) ||
+			    (uint64_t)fd >= nframes || a < last) {
 				format_error_set(err, "speedscope: event %zu is"
 						 " malformed or out of order", idx);
 				goto out;
@@ -375,7 +392,7 @@ int speedscope_read(const char *data, size_t len, struct profile **out,
 			/* The time since the last event belongs to the stack
 			 * that was open meanwhile. */
 			if (depth && a > last) {
-				int64_t value = (int64_t)(a - last);
+				int64_t value = a - last;
 				uint64_t *leaf_first = xcalloc(depth, sizeof(*leaf_first));
 
 				for (size_t k = 0; k < depth; k++)
