@@ -29,7 +29,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 B := build
-CFLAGS ?= -O2 -g
+CFLAGS ?= -O2 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
 BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DSMOLDER_VERSION='"$(VERSION)"' \
 	$(WARNINGS) -I$(B) -I$(B)/gen -Ibpf -MMD -MP

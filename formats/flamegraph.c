@@ -38,18 +38,27 @@ int fg_palette_from_name(const char *name)
 
 /* ---- the frame tree ---- */
 
+/*
+ * Built without any hash lookups: every sample becomes a list of (name,
+ * kind) from the root, the lists are sorted, and the trie is laid down in
+ * one pass that only compares each list with the one before it. Sorting
+ * costs less than a hash probe per frame, and the pass walks memory in
+ * order. A flame chart skips the sort: comparing with the previous sample
+ * then merges only neighbours, which is what keeps time order.
+ */
 struct tree {
 	/* names, interned */
 	char **names;
 	size_t nnames, names_alloc;
 	struct hmap name_idx;
-	/* nodes */
-	uint32_t *name, *parent, *depth, *last_child;
+	/* nodes; 0 is the root of the drawn profile */
+	uint32_t *name, *parent, *depth;
 	uint8_t *kind;
 	int64_t *value, *other;
+	/* children too narrow to draw, dropped while building */
+	int64_t *small_value;
+	uint32_t *small_count;
 	size_t n, alloc;
-	struct hmap child_idx;
-	bool flamechart;
 	/* children in drawing order (after tree_sort) */
 	uint32_t *child_start, *children;
 	uint32_t max_depth;
@@ -81,58 +90,27 @@ static uint32_t new_node(struct tree *t, uint32_t parent, uint32_t name,
 		t->name = xreallocarray(t->name, a, sizeof(*t->name));
 		t->parent = xreallocarray(t->parent, a, sizeof(*t->parent));
 		t->depth = xreallocarray(t->depth, a, sizeof(*t->depth));
-		t->last_child = xreallocarray(t->last_child, a, sizeof(*t->last_child));
 		t->kind = xreallocarray(t->kind, a, sizeof(*t->kind));
 		t->value = xreallocarray(t->value, a, sizeof(*t->value));
 		t->other = xreallocarray(t->other, a, sizeof(*t->other));
+		t->small_value = xreallocarray(t->small_value, a,
+					       sizeof(*t->small_value));
+		t->small_count = xreallocarray(t->small_count, a,
+					       sizeof(*t->small_count));
 		t->alloc = a;
 	}
 	t->name[i] = name;
 	t->parent[i] = parent;
 	t->depth[i] = parent == NONE ? 0 : t->depth[parent] + 1;
-	t->last_child[i] = NONE;
 	t->kind[i] = kind;
 	t->value[i] = 0;
 	t->other[i] = 0;
+	t->small_value[i] = 0;
+	t->small_count[i] = 0;
 	if (t->depth[i] > t->max_depth)
 		t->max_depth = t->depth[i];
 	t->n++;
 	return i;
-}
-
-static uint64_t child_key(uint32_t parent, uint32_t name, uint8_t kind)
-{
-	return hash_combine(parent, ((uint64_t)name << 3) | kind);
-}
-
-/* The child of `parent` for (name, kind); created when `create`. */
-static uint32_t child(struct tree *t, uint32_t parent, uint32_t name,
-		      uint8_t kind, bool create)
-{
-	uint64_t h;
-	size_t pos;
-	uint32_t c;
-
-	if (t->flamechart) {
-		/* Time order: merge only with the latest sibling. */
-		c = t->last_child[parent];
-		if (c != NONE && t->name[c] == name && t->kind[c] == kind)
-			return c;
-	} else {
-		h = child_key(parent, name, kind);
-		for (c = hmap_first(&t->child_idx, h, &pos); c != HMAP_NONE;
-		     c = hmap_next(&t->child_idx, h, &pos))
-			if (t->parent[c] == parent && t->name[c] == name &&
-			    t->kind[c] == kind)
-				return c;
-	}
-	if (!create)
-		return NONE;
-	c = new_node(t, parent, name, kind);
-	t->last_child[parent] = c;
-	if (!t->flamechart)
-		hmap_insert(&t->child_idx, child_key(parent, name, kind), c);
-	return c;
 }
 
 static void tree_release(struct tree *t)
@@ -144,31 +122,44 @@ static void tree_release(struct tree *t)
 	free(t->name);
 	free(t->parent);
 	free(t->depth);
-	free(t->last_child);
 	free(t->kind);
 	free(t->value);
 	free(t->other);
-	hmap_release(&t->child_idx);
+	free(t->small_value);
+	free(t->small_count);
 	free(t->child_start);
 	free(t->children);
 }
 
-/* One sample as a list of (name, kind), root first. */
-struct frame_list {
+/* Every sample of a profile as frame lists, root first, in one pool. */
+struct stacks {
 	uint32_t *name;
 	uint8_t *kind;
 	size_t n, alloc;
+	struct stack_ref {
+		size_t off;
+		uint32_t len;
+		int64_t value;
+	} *refs;
+	size_t nrefs, refs_alloc;
 };
 
-static void fl_push(struct frame_list *fl, uint32_t name, uint8_t kind)
+static void st_push(struct stacks *st, uint32_t name, uint8_t kind)
 {
-	if (fl->n == fl->alloc) {
-		fl->alloc = fl->alloc ? fl->alloc * 2 : 64;
-		fl->name = xreallocarray(fl->name, fl->alloc, sizeof(*fl->name));
-		fl->kind = xreallocarray(fl->kind, fl->alloc, sizeof(*fl->kind));
+	if (st->n == st->alloc) {
+		st->alloc = st->alloc ? st->alloc * 2 : 4096;
+		st->name = xreallocarray(st->name, st->alloc, sizeof(*st->name));
+		st->kind = xreallocarray(st->kind, st->alloc, sizeof(*st->kind));
 	}
-	fl->name[fl->n] = name;
-	fl->kind[fl->n++] = kind;
+	st->name[st->n] = name;
+	st->kind[st->n++] = kind;
+}
+
+static void stacks_release(struct stacks *st)
+{
+	free(st->name);
+	free(st->kind);
+	free(st->refs);
 }
 
 /* Map a profile's string indexes to tree names, cached per profile. */
@@ -190,15 +181,15 @@ static uint32_t tree_name(struct tree *t, struct name_cache *nc,
 static void sample_frames(struct tree *t, struct name_cache *nc,
 			  const struct profile *p,
 			  const struct profile_sample *s, bool reverse,
-			  struct frame_list *fl)
+			  struct stacks *st)
 {
 	const char *root = profile_sample_label_str(p, s, LABEL_THREAD_NAME);
+	size_t start = st->n;
 
-	fl->n = 0;
 	if (!root)
 		root = profile_sample_label_str(p, s, LABEL_COMM);
 	if (root)
-		fl_push(fl, intern(t, root), FRAME_USER);
+		st_push(st, intern(t, root), FRAME_USER);
 	for (uint32_t j = s->nlocations; j-- > 0;) {
 		const struct profile_location *l =
 			profile_location(p, s->location_ids[j]);
@@ -210,7 +201,7 @@ static void sample_frames(struct tree *t, struct name_cache *nc,
 
 			snprintf(buf, sizeof(buf), "[unknown+0x%" PRIx64 "]",
 				 l->address);
-			fl_push(fl, intern(t, buf), l->kind);
+			st_push(st, intern(t, buf), l->kind);
 			continue;
 		}
 		for (uint32_t k = l->nlines; k-- > 0;) {
@@ -219,64 +210,130 @@ static void sample_frames(struct tree *t, struct name_cache *nc,
 			uint32_t nm = f ? tree_name(t, nc, p, f->name)
 					: intern(t, "[unknown]");
 
-			fl_push(fl, nm, k + 1 < l->nlines ? KIND_INLINED : l->kind);
+			st_push(st, nm, k + 1 < l->nlines ? KIND_INLINED : l->kind);
 		}
 	}
 	if (reverse) {
-		for (size_t i = 0, j = fl->n ? fl->n - 1 : 0; i < j; i++, j--) {
-			uint32_t tn = fl->name[i];
-			uint8_t tk = fl->kind[i];
+		for (size_t i = start, j = st->n ? st->n - 1 : 0; i < j; i++, j--) {
+			uint32_t tn = st->name[i];
+			uint8_t tk = st->kind[i];
 
-			fl->name[i] = fl->name[j];
-			fl->kind[i] = fl->kind[j];
-			fl->name[j] = tn;
-			fl->kind[j] = tk;
+			st->name[i] = st->name[j];
+			st->kind[i] = st->kind[j];
+			st->name[j] = tn;
+			st->kind[j] = tk;
 		}
 	}
 }
 
+static const struct stacks *sort_stacks;
+
+static int cmp_stacks(const void *a, const void *b)
+{
+	const struct stack_ref *x = a, *y = b;
+	const uint32_t *nx = sort_stacks->name + x->off, *ny = sort_stacks->name + y->off;
+	const uint8_t *kx = sort_stacks->kind + x->off, *ky = sort_stacks->kind + y->off;
+	uint32_t n = x->len < y->len ? x->len : y->len;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (nx[i] != ny[i])
+			return nx[i] < ny[i] ? -1 : 1;
+		if (kx[i] != ky[i])
+			return kx[i] < ky[i] ? -1 : 1;
+	}
+	return (x->len > y->len) - (x->len < y->len);
+}
+
 /*
- * Add the samples of `p` (column `vi`) to the tree: into `value` when
- * `shape`, creating nodes, or else into `other` along paths that already
- * exist (a diff's second profile). Returns the total.
+ * A node whose samples are all in (its path has just been left) is done:
+ * when it is too narrow to draw, drop it with its subtree (the last nodes
+ * made) and count it in its parent's remainder.
  */
-static int64_t add_profile(struct tree *t, const struct profile *p, int vi,
-			   bool reverse, bool shape)
+static void close_node(struct tree *t, uint32_t node, double min_value)
+{
+	uint32_t parent = t->parent[node];
+
+	if (parent == NONE || (double)t->value[node] >= min_value)
+		return;
+	t->small_value[parent] += t->value[node];
+	t->small_count[parent]++;
+	t->n = node;
+}
+
+/*
+ * Add the samples of `p` (column vi) under a new root; returns the root.
+ * *total gets the sum of the (positive) values. With `min_width` > 0,
+ * nodes narrower than that many pixels in a graph `width` pixels wide are
+ * dropped as the tree is built (their parents count them), so huge
+ * profiles cost what is drawn, not what was sampled.
+ */
+static uint32_t add_profile(struct tree *t, const struct profile *p, int vi,
+			    bool reverse, bool sorted, double min_width,
+			    unsigned width, int64_t *total)
 {
 	struct name_cache nc = { xcalloc(p->nstrings + 1, sizeof(uint32_t)),
 				 p->nstrings };
-	struct frame_list fl = { 0 };
-	int64_t total = 0;
+	struct stacks st = { 0 };
+	uint32_t root = new_node(t, NONE, intern(t, "all"), FRAME_USER);
+	uint32_t *path = NULL;
+	size_t path_alloc = 0;
+	const struct stack_ref *prev = NULL;
 
+	*total = 0;
 	for (size_t i = 0; i < nc.n; i++)
 		nc.map[i] = NONE;
 	for (size_t i = 0; i < p->nsamples; i++) {
 		const struct profile_sample *s = &p->samples[i];
-		int64_t v = s->values[vi];
-		uint32_t node = 0;
+		size_t off = st.n;
 
-		if (v <= 0)
+		if (s->values[vi] <= 0)
 			continue;
-		total += v;
-		sample_frames(t, &nc, p, s, reverse, &fl);
-		if (shape)
-			t->value[0] += v;
-		else
-			t->other[0] += v;
-		for (size_t k = 0; k < fl.n; k++) {
-			node = child(t, node, fl.name[k], fl.kind[k], shape);
-			if (node == NONE)
-				break;
-			if (shape)
-				t->value[node] += v;
-			else
-				t->other[node] += v;
-		}
+		*total += s->values[vi];
+		sample_frames(t, &nc, p, s, reverse, &st);
+		ALLOC_GROW(st.refs, st.nrefs + 1, st.refs_alloc);
+		st.refs[st.nrefs++] = (struct stack_ref){ off, (uint32_t)(st.n - off),
+							  s->values[vi] };
 	}
 	free(nc.map);
-	free(fl.name);
-	free(fl.kind);
-	return total;
+	if (sorted && st.nrefs > 1) {
+		sort_stacks = &st;
+		qsort(st.refs, st.nrefs, sizeof(*st.refs), cmp_stacks);
+		sort_stacks = NULL;
+	}
+	/* Pixels per unit, and the least value drawn. */
+	double min_value = min_width > 0 && *total > 0 && width > 20
+				   ? min_width / ((double)(width - 20) / (double)*total)
+				   : 0;
+
+	/* Lay the trie down, each list against the one before it; nodes
+	 * whose samples are all in are closed on the way. */
+	for (size_t i = 0; i < st.nrefs; i++) {
+		const struct stack_ref *r = &st.refs[i];
+		uint32_t same = 0;
+
+		if (prev) {
+			uint32_t n = prev->len < r->len ? prev->len : r->len;
+
+			while (same < n && st.name[prev->off + same] == st.name[r->off + same] &&
+			       st.kind[prev->off + same] == st.kind[r->off + same])
+				same++;
+			for (uint32_t k = prev->len; k-- > same;)
+				close_node(t, path[k], min_value);
+		}
+		ALLOC_GROW(path, (size_t)r->len + 1, path_alloc);
+		for (uint32_t k = same; k < r->len; k++)
+			path[k] = new_node(t, k ? path[k - 1] : root,
+					   st.name[r->off + k], st.kind[r->off + k]);
+		t->value[root] += r->value;
+		for (uint32_t k = 0; k < r->len; k++)
+			t->value[path[k]] += r->value;
+		prev = r;
+	}
+	for (uint32_t k = prev ? prev->len : 0; k-- > 0;)
+		close_node(t, path[k], min_value);
+	free(path);
+	stacks_release(&st);
+	return root;
 }
 
 static const struct tree *sort_tree;
@@ -293,25 +350,27 @@ static int cmp_children(const void *a, const void *b)
 }
 
 /* Lay children out in arrays (CSR); sorted by name unless a flame chart. */
-static void tree_sort(struct tree *t)
+static void tree_sort(struct tree *t, bool by_name)
 {
 	uint32_t *fill;
 
 	t->child_start = xcalloc(t->n + 1, sizeof(*t->child_start));
 	t->children = xcalloc(t->n ? t->n : 1, sizeof(*t->children));
-	for (size_t i = 1; i < t->n; i++)
-		t->child_start[t->parent[i] + 1]++;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->parent[i] != NONE)
+			t->child_start[t->parent[i] + 1]++;
 	for (size_t i = 0; i < t->n; i++)
 		t->child_start[i + 1] += t->child_start[i];
 	fill = xcalloc(t->n + 1, sizeof(*fill));
-	/* Nodes were created in first-seen order: a flame chart's order. */
-	for (size_t i = 1; i < t->n; i++) {
+	/* Nodes were created in input order: a flame chart's order. */
+	for (size_t i = 0; i < t->n; i++) {
 		uint32_t par = t->parent[i];
 
-		t->children[t->child_start[par] + fill[par]++] = (uint32_t)i;
+		if (par != NONE)
+			t->children[t->child_start[par] + fill[par]++] = (uint32_t)i;
 	}
 	free(fill);
-	if (t->flamechart)
+	if (!by_name)
 		return;
 	sort_tree = t;
 	for (size_t i = 0; i < t->n; i++) {
@@ -320,6 +379,35 @@ static void tree_sort(struct tree *t)
 		if (n > 1)
 			qsort(t->children + t->child_start[i], n,
 			      sizeof(*t->children), cmp_children);
+	}
+	sort_tree = NULL;
+}
+
+/*
+ * For a diff: give each node under `a` the value of the node at the same
+ * path under `b` (0 where there is none), walking both sorted child lists
+ * together.
+ */
+static void match_trees(struct tree *t, uint32_t a, uint32_t b)
+{
+	uint32_t i = t->child_start[a], ie = t->child_start[a + 1];
+	uint32_t j = t->child_start[b], je = t->child_start[b + 1];
+
+	t->other[a] = t->value[b];
+	sort_tree = t;
+	while (i < ie && j < je) {
+		int c = cmp_children(&t->children[i], &t->children[j]);
+
+		if (c < 0) {
+			i++;
+		} else if (c > 0) {
+			j++;
+		} else {
+			match_trees(t, t->children[i], t->children[j]);
+			sort_tree = t;
+			i++;
+			j++;
+		}
 	}
 	sort_tree = NULL;
 }
@@ -617,6 +705,8 @@ static void draw_node(struct draw *d, uint32_t n, int64_t start)
 		draw_node(d, c, x);
 		x += t->value[c];
 	}
+	small += t->small_value[n];
+	nsmall += t->small_count[n];
 	if (nsmall && (double)small * d->scale >= minw)
 		emit_frame(d, "", 0, x, small, t->depth[n] + 1, true, nsmall,
 			   share_delta(d, small, small_other), small_other);
@@ -652,9 +742,9 @@ static const char style[] =
 	".parent { opacity: 0.5; }\n"
 	"</style>\n";
 
-static int draw(struct tree *t, const struct profile *p, int vi, int64_t total,
-		int64_t other_total, bool diff, bool negate, const struct fg_opts *in,
-		FILE *f)
+static int draw(struct tree *t, size_t shape_nodes, const struct profile *p,
+		int vi, int64_t total, int64_t other_total, bool diff, bool negate,
+		const struct fg_opts *in, FILE *f)
 {
 	struct fg_opts o = *in;
 	struct draw d = { .t = t, .o = &o, .sb = STRBUF_INIT, .f = f,
@@ -681,11 +771,11 @@ static int draw(struct tree *t, const struct profile *p, int vi, int64_t total,
 	d.time_unit = !strcmp(unit, "nanoseconds");
 	d.unit = !strcmp(unit, "count") ? type : unit;
 	d.scale = total > 0 ? (double)(o.width - 20) / (double)total : 0;
-	tree_sort(t);
 
-	/* Height: only the depths that have something wide enough. */
+	/* Height: only the depths that have something wide enough (in the
+	 * drawn tree: its nodes are the first `shape_nodes`). */
 	depth = 0;
-	for (size_t i = 0; i < t->n; i++)
+	for (size_t i = 0; i < shape_nodes; i++)
 		if ((double)t->value[i] * d.scale >= o.min_width &&
 		    t->depth[i] + 1 > depth)
 			depth = t->depth[i] + 1;
@@ -762,15 +852,17 @@ static int pick_value(const struct profile *p, int requested)
 
 int flamegraph_write(const struct profile *p, const struct fg_opts *o, FILE *f)
 {
-	struct tree t = { .flamechart = o->flamechart };
+	struct tree t = { 0 };
 	int vi = pick_value(p, o->value_index), err;
 	int64_t total;
 
 	if (vi < 0)
 		return -EINVAL;
-	new_node(&t, NONE, intern(&t, "all"), FRAME_USER);
-	total = add_profile(&t, p, vi, o->reverse, true);
-	err = draw(&t, p, vi, total, 0, false, false, o, f);
+	add_profile(&t, p, vi, o->reverse, !o->flamechart,
+		    o->min_width < 0 ? 0.1 : o->min_width, o->width ? o->width : 1200,
+		    &total);
+	tree_sort(&t, !o->flamechart);
+	err = draw(&t, t.n, p, vi, total, 0, false, false, o, f);
 	tree_release(&t);
 	return err;
 }
@@ -778,20 +870,25 @@ int flamegraph_write(const struct profile *p, const struct fg_opts *o, FILE *f)
 int flamegraph_diff_write(const struct profile *base, const struct profile *new,
 			  bool negate, const struct fg_opts *o, FILE *f)
 {
-	struct tree t = { .flamechart = false };
+	struct tree t = { 0 };
 	const struct profile *shape = negate ? base : new;
 	const struct profile *other = negate ? new : base;
 	int vs = pick_value(shape, o->value_index);
 	int vo = pick_value(other, o->value_index);
 	int64_t ts, to;
+	uint32_t other_root;
+	size_t shape_nodes;
 	int err;
 
 	if (vs < 0 || vo < 0)
 		return -EINVAL;
-	new_node(&t, NONE, intern(&t, "all"), FRAME_USER);
-	ts = add_profile(&t, shape, vs, o->reverse, true);
-	to = add_profile(&t, other, vo, o->reverse, false);
-	err = draw(&t, shape, vs, ts, to, true, negate, o, f);
+	/* Whole trees: a frame too narrow in one may be wide in the other. */
+	add_profile(&t, shape, vs, o->reverse, true, 0, 0, &ts);
+	shape_nodes = t.n;
+	other_root = add_profile(&t, other, vo, o->reverse, true, 0, 0, &to);
+	tree_sort(&t, true);
+	match_trees(&t, 0, other_root);
+	err = draw(&t, shape_nodes, shape, vs, ts, to, true, negate, o, f);
 	tree_release(&t);
 	return err;
 }

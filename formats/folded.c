@@ -167,8 +167,9 @@ int folded_write(const struct profile *p, int value_index, FILE *out)
 /* ---- reading ---- */
 
 struct frame_ref {
-	size_t off, len; /* the frame's text, in the reader's copy */
-	uint64_t loc;    /* its location, for frames not inlined */
+	const char *text; /* the frame's text, in the input */
+	size_t len;
+	uint64_t loc;     /* its location, for frames not inlined */
 };
 
 struct folded_reader {
@@ -177,10 +178,15 @@ struct folded_reader {
 	struct hmap frame_idx;
 	struct frame_ref *frames;
 	size_t nframes, frames_alloc;
-	struct strbuf text;
-	/* Whole stack text -> sample location list, for repeated lines. */
+	/*
+	 * Whole stack text -> its sample, for repeated lines, which are
+	 * common: they are parsed once and only counted again. A stack is
+	 * known by the 128-bit hash of its text (the chance that two of a
+	 * billion stacks collide is below 10^-20), so repeats cost no
+	 * comparison of text spread over the whole input.
+	 */
 	struct hmap stack_idx;
-	struct { size_t off, len, nlocs, locs_off; } *stacks;
+	struct { uint64_t hi; size_t sample; } *stacks;
 	size_t nstacks, stacks_alloc;
 	uint64_t *locpool;
 	size_t nlocpool, locpool_alloc;
@@ -232,17 +238,15 @@ static uint64_t plain_location(struct folded_reader *r, const char *s,
 
 	for (uint32_t i = hmap_first(&r->frame_idx, h, &pos); i != HMAP_NONE;
 	     i = hmap_next(&r->frame_idx, h, &pos))
-		if (r->frames[i].len == len &&
-		    !memcmp(r->text.buf + r->frames[i].off, s, len))
+		if (r->frames[i].len == len && !memcmp(r->frames[i].text, s, len))
 			return r->frames[i].loc;
 	kind = suffix_kind(s, &n, &inl);
 	line.function_id = function_for(r, s, n);
 	ALLOC_GROW(r->frames, r->nframes + 1, r->frames_alloc);
 	r->frames[r->nframes] = (struct frame_ref){
-		.off = r->text.len, .len = len,
+		.text = s, .len = len,
 		.loc = profile_add_location(r->p, 0, 0, kind, &line, 1),
 	};
-	strbuf_add(&r->text, s, len);
 	hmap_insert(&r->frame_idx, h, (uint32_t)r->nframes);
 	return r->frames[r->nframes++].loc;
 }
@@ -337,7 +341,7 @@ int folded_read(const char *data, size_t len, struct profile **out,
 {
 	static const char *const types[] = { "samples" };
 	static const char *const units[] = { "count" };
-	struct folded_reader r = { .text = STRBUF_INIT };
+	struct folded_reader r = { 0 };
 	const char *p = data, *end = data + len;
 	size_t lineno = 0;
 	int e = 0;
@@ -349,7 +353,7 @@ int folded_read(const char *data, size_t len, struct profile **out,
 		const char *line = p, *le = nl ? nl : end, *sp;
 		size_t stack_len;
 		int64_t count = 0;
-		uint64_t h;
+		uint64_t h, hi;
 		size_t pos;
 		uint32_t k;
 
@@ -397,41 +401,35 @@ int folded_read(const char *data, size_t len, struct profile **out,
 			continue;
 
 		/* Repeated stacks (common) are parsed once. */
-		h = hash_bytes(line, stack_len);
+		hash128_bytes(line, stack_len, &h, &hi);
 		for (k = hmap_first(&r.stack_idx, h, &pos); k != HMAP_NONE;
 		     k = hmap_next(&r.stack_idx, h, &pos))
-			if (r.stacks[k].len == stack_len &&
-			    !memcmp(r.text.buf + r.stacks[k].off, line, stack_len))
+			if (r.stacks[k].hi == hi)
 				break;
-		if (k == HMAP_NONE) {
-			size_t locs_off = r.nlocpool;
-			long n = parse_stack(&r, line, stack_len);
-
-			if (n < 0) {
-				format_error_set(err, "folded: line %zu: more than"
-						 " %d frames", lineno,
-						 FOLDED_MAX_DEPTH);
-				e = -EINVAL;
-				break;
-			}
-			ALLOC_GROW(r.stacks, r.nstacks + 1, r.stacks_alloc);
-			r.stacks[r.nstacks].off = r.text.len;
-			r.stacks[r.nstacks].len = stack_len;
-			r.stacks[r.nstacks].nlocs = (size_t)n;
-			r.stacks[r.nstacks].locs_off = locs_off;
-			strbuf_add(&r.text, line, stack_len);
-			hmap_insert(&r.stack_idx, h, (uint32_t)r.nstacks);
-			k = (uint32_t)r.nstacks++;
+		if (k != HMAP_NONE) {
+			r.p->samples[r.stacks[k].sample].values[0] += count;
+			continue;
 		}
-		profile_add_sample(r.p, r.locpool + r.stacks[k].locs_off,
-				   (uint32_t)r.stacks[k].nlocs, &count, NULL, 0);
+		r.nlocpool = 0;
+		long n = parse_stack(&r, line, stack_len);
+
+		if (n < 0) {
+			format_error_set(err, "folded: line %zu: more than %d"
+					 " frames", lineno, FOLDED_MAX_DEPTH);
+			e = -EINVAL;
+			break;
+		}
+		ALLOC_GROW(r.stacks, r.nstacks + 1, r.stacks_alloc);
+		r.stacks[r.nstacks].hi = hi;
+		r.stacks[r.nstacks].sample = profile_add_sample(
+			r.p, r.locpool, (uint32_t)n, &count, NULL, 0);
+		hmap_insert(&r.stack_idx, h, (uint32_t)r.nstacks++);
 	}
 	free(r.frames);
 	free(r.stacks);
 	free(r.locpool);
 	hmap_release(&r.frame_idx);
 	hmap_release(&r.stack_idx);
-	strbuf_release(&r.text);
 	if (e) {
 		profile_free(r.p);
 		return e;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -185,28 +186,42 @@ int profile_read(const uint8_t *data, size_t len, struct profile **out,
 	return e;
 }
 
-int read_whole_file(const char *path, uint8_t **data, size_t *len)
+int input_data_read(const char *path, struct input_data *in)
 {
 	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
 	size_t cap = 1 << 16, n = 0;
 	uint8_t *buf;
 	struct stat st;
+	int err = 0;
 
+	memset(in, 0, sizeof(*in));
 	if (fd < 0)
 		return -errno;
 	if (!fstat(fd, &st)) {
-		if (S_ISDIR(st.st_mode)) {
-			if (fd)
-				close(fd);
-			return -EISDIR;
-		}
-		if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > GZ_MAX_OUTPUT) {
-			if (fd)
-				close(fd);
-			return -EFBIG;
-		}
-		if (S_ISREG(st.st_mode) && st.st_size > 0)
+		if (S_ISDIR(st.st_mode))
+			err = -EISDIR;
+		else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > GZ_MAX_OUTPUT)
+			err = -EFBIG;
+		else if (S_ISREG(st.st_mode) && st.st_size > 0) {
+			void *m = mmap(NULL, (size_t)st.st_size, PROT_READ,
+				       MAP_PRIVATE, fd, 0);
+
+			if (m != MAP_FAILED) {
+				madvise(m, (size_t)st.st_size, MADV_WILLNEED);
+				in->data = m;
+				in->len = (size_t)st.st_size;
+				in->mapped = true;
+				if (fd)
+					close(fd);
+				return 0;
+			}
 			cap = (size_t)st.st_size + 1;
+		}
+	}
+	if (err) {
+		if (fd)
+			close(fd);
+		return err;
 	}
 	buf = xmalloc(cap);
 	for (;;) {
@@ -214,10 +229,8 @@ int read_whole_file(const char *path, uint8_t **data, size_t *len)
 
 		if (n == cap) {
 			if (cap > GZ_MAX_OUTPUT) {
-				free(buf);
-				if (fd)
-					close(fd);
-				return -EFBIG;
+				err = -EFBIG;
+				break;
 			}
 			cap *= 2;
 			buf = xreallocarray(buf, cap, 1);
@@ -226,12 +239,8 @@ int read_whole_file(const char *path, uint8_t **data, size_t *len)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			int e = errno;
-
-			free(buf);
-			if (fd)
-				close(fd);
-			return -e;
+			err = -errno;
+			break;
 		}
 		if (r == 0)
 			break;
@@ -239,7 +248,20 @@ int read_whole_file(const char *path, uint8_t **data, size_t *len)
 	}
 	if (fd)
 		close(fd);
-	*data = buf;
-	*len = n;
+	if (err) {
+		free(buf);
+		return err;
+	}
+	in->data = buf;
+	in->len = n;
 	return 0;
+}
+
+void input_data_release(struct input_data *in)
+{
+	if (in->mapped)
+		munmap(in->data, in->len);
+	else
+		free(in->data);
+	memset(in, 0, sizeof(*in));
 }

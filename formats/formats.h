@@ -8,6 +8,7 @@
 #define SMOLDER_FORMATS_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,10 +49,20 @@ enum profile_format format_detect(const uint8_t *data, size_t len);
 int profile_read(const uint8_t *data, size_t len, struct profile **out,
 		 struct format_error *err);
 
+/* A whole input file in memory: mapped when it is a regular file (no copy,
+ * no page zeroing), read otherwise (pipes, standard input). */
+struct input_data {
+	uint8_t *data;
+	size_t len;
+	bool mapped;
+};
+
 /*
- * Read the whole file at `path` ("-": standard input) into *data (caller
- * frees). Refuses files over GZ_MAX_OUTPUT. 0 or -errno.
+ * Read the whole file at `path` ("-": standard input). Refuses files over
+ * GZ_MAX_OUTPUT (-EFBIG). 0 or -errno. A mapped file that shrinks while
+ * it is read raises SIGBUS; callers that map files handle it.
  */
-int read_whole_file(const char *path, uint8_t **data, size_t *len);
+int input_data_read(const char *path, struct input_data *in);
+void input_data_release(struct input_data *in);
 
 #endif

@@ -191,9 +191,9 @@ static uint64_t sample_hash(const uint64_t *locs, uint32_t nlocs,
 	return hash_combine(h, nlabels ? hash_bytes(labels, nlabels * sizeof(*labels)) : 0);
 }
 
-void profile_add_sample(struct profile *p, const uint64_t *locs,
-			uint32_t nlocs, const int64_t *values,
-			const struct profile_label *labels, uint32_t nlabels)
+size_t profile_add_sample(struct profile *p, const uint64_t *locs,
+			  uint32_t nlocs, const int64_t *values,
+			  const struct profile_label *labels, uint32_t nlabels)
 {
 	uint64_t h = sample_hash(locs, nlocs, labels, nlabels);
 	struct profile_sample *s;
@@ -209,7 +209,7 @@ void profile_add_sample(struct profile *p, const uint64_t *locs,
 		     !memcmp(s->labels, labels, nlabels * sizeof(*labels)))) {
 			for (size_t v = 0; v < p->nsample_types; v++)
 				s->values[v] += values[v];
-			return;
+			return i;
 		}
 	}
 	ALLOC_GROW(p->samples, p->nsamples + 1, p->samples_alloc);
@@ -222,7 +222,8 @@ void profile_add_sample(struct profile *p, const uint64_t *locs,
 	s->labels = nlabels ? arena_memdup(&p->arena, labels,
 					   nlabels * sizeof(*labels))
 			    : NULL;
-	hmap_insert(&p->sample_idx, h, (uint32_t)p->nsamples++);
+	hmap_insert(&p->sample_idx, h, (uint32_t)p->nsamples);
+	return p->nsamples++;
 }
 
 void profile_add_comment(struct profile *p, const char *comment)

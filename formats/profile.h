@@ -153,10 +153,11 @@ uint64_t profile_add_location(struct profile *p, uint64_t mapping_id,
 			      uint64_t address, enum frame_kind kind,
 			      const struct profile_line *lines,
 			      uint32_t nlines);
-/* `locs` (leaf first), `values` (nsample_types) and `labels` are copied. */
-void profile_add_sample(struct profile *p, const uint64_t *locs,
-			uint32_t nlocs, const int64_t *values,
-			const struct profile_label *labels, uint32_t nlabels);
+/* `locs` (leaf first), `values` (nsample_types) and `labels` are copied.
+ * Returns the index of the sample that holds them (new or merged into). */
+size_t profile_add_sample(struct profile *p, const uint64_t *locs,
+			  uint32_t nlocs, const int64_t *values,
+			  const struct profile_label *labels, uint32_t nlabels);
 void profile_add_comment(struct profile *p, const char *comment);
 
 /* Element by id, or NULL for 0 or an id out of range. */

@@ -15,19 +15,21 @@ void hmap_init(struct hmap *m)
 
 void hmap_release(struct hmap *m)
 {
-	free(m->hashes);
 	free(m->slots);
 	hmap_init(m);
 }
 
-static void place(uint64_t *hashes, uint32_t *slots, size_t mask,
-		  uint64_t hash, uint32_t slot)
+static uint32_t digest(uint64_t hash)
 {
-	size_t pos = hash & mask;
+	return (uint32_t)(hash >> 32) ^ (uint32_t)hash;
+}
+
+static void place(uint64_t *slots, size_t mask, uint64_t slot)
+{
+	size_t pos = (uint32_t)(slot >> 32) & mask;
 
 	while (slots[pos])
 		pos = (pos + 1) & mask;
-	hashes[pos] = hash;
 	slots[pos] = slot;
 }
 
@@ -35,16 +37,12 @@ static void grow(struct hmap *m)
 {
 	size_t old_cap = m->slots ? m->mask + 1 : 0;
 	size_t new_cap = old_cap ? old_cap * 2 : 16;
-	uint64_t *hashes = xcalloc(new_cap, sizeof(*hashes));
-	uint32_t *slots = xcalloc(new_cap, sizeof(*slots));
+	uint64_t *slots = xcalloc(new_cap, sizeof(*slots));
 
 	for (size_t i = 0; i < old_cap; i++)
 		if (m->slots[i])
-			place(hashes, slots, new_cap - 1, m->hashes[i],
-			      m->slots[i]);
-	free(m->hashes);
+			place(slots, new_cap - 1, m->slots[i]);
 	free(m->slots);
-	m->hashes = hashes;
 	m->slots = slots;
 	m->mask = new_cap - 1;
 }
@@ -55,40 +53,49 @@ void hmap_insert(struct hmap *m, uint64_t hash, uint32_t idx)
 	/* Keep the load factor at or below 1/2 so probes stay short. */
 	if (!m->slots || (m->count + 1) * 2 > m->mask + 1)
 		grow(m);
-	place(m->hashes, m->slots, m->mask, hash, idx + 1);
+	place(m->slots, m->mask, ((uint64_t)digest(hash) << 32) | (idx + 1u));
 	m->count++;
 }
 
-static uint32_t scan(const struct hmap *m, uint64_t hash, size_t *pos)
+static uint32_t scan(const struct hmap *m, uint32_t d, size_t *pos)
 {
 	for (;;) {
-		size_t p = *pos;
-		uint32_t slot = m->slots[p];
+		uint64_t slot = m->slots[*pos];
 
 		if (!slot)
 			return HMAP_NONE;
-		*pos = (p + 1) & m->mask;
-		if (m->hashes[p] == hash)
-			return slot - 1;
+		*pos = (*pos + 1) & m->mask;
+		if ((uint32_t)(slot >> 32) == d)
+			return (uint32_t)slot - 1;
 	}
 }
 
 uint32_t hmap_first(const struct hmap *m, uint64_t hash, size_t *pos)
 {
+	uint32_t d = digest(hash);
+
 	if (!m->slots)
 		return HMAP_NONE;
-	*pos = hash & m->mask;
-	return scan(m, hash, pos);
+	*pos = d & m->mask;
+	return scan(m, d, pos);
 }
 
 uint32_t hmap_next(const struct hmap *m, uint64_t hash, size_t *pos)
 {
-	return scan(m, hash, pos);
+	return scan(m, digest(hash), pos);
 }
 
 uint64_t hash_bytes(const void *data, size_t len)
 {
 	return XXH3_64bits(data, len);
+}
+
+void hash128_bytes(const void *data, size_t len, uint64_t *lo, uint64_t *hi)
+{
+	XXH128_hash_t h = XXH3_128bits(data, len);
+
+	*lo = h.low64;
+	*hi = h.high64;
 }
 
 uint64_t hash_str(const char *s)

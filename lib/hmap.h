@@ -23,10 +23,14 @@
 
 #define HMAP_NONE UINT32_MAX
 
+/*
+ * A slot packs a 32-bit digest of the hash (high half) with the element
+ * index + 1 (low half; 0 marks an empty slot), so a probe touches one
+ * cache line. The digest also picks the slot, so growing needs no rehash.
+ */
 struct hmap {
-	uint64_t *hashes;
-	uint32_t *slots; /* element index + 1; 0 marks an empty slot */
-	size_t mask;     /* capacity - 1; capacity is a power of two */
+	uint64_t *slots;
+	size_t mask; /* capacity - 1; capacity is a power of two */
 	size_t count;
 };
 
@@ -43,6 +47,8 @@ uint32_t hmap_next(const struct hmap *m, uint64_t hash, size_t *pos);
 
 /* Hashes for keys (XXH3, 64-bit). */
 uint64_t hash_bytes(const void *data, size_t len);
+/* A 128-bit hash (XXH3) as two halves: for identity without comparison. */
+void hash128_bytes(const void *data, size_t len, uint64_t *lo, uint64_t *hi);
 uint64_t hash_str(const char *s);
 /* Mix two 64-bit values into one hash. */
 uint64_t hash_combine(uint64_t h, uint64_t v);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -124,20 +125,40 @@ int output_write(struct output *o, const struct profile *p,
 	return -EINVAL;
 }
 
+static const char *bus_path;
+
+/* A mapped input that shrinks under us faults on access: say so and stop
+ * rather than die with a bare signal. */
+static void on_sigbus(int sig)
+{
+	static const char a[] = "smolder: cannot read '";
+	static const char b[] = "': the file changed while it was read\n";
+
+	(void)sig;
+	if (write(2, a, sizeof(a) - 1) < 0 ||
+	    write(2, bus_path, strlen(bus_path)) < 0 ||
+	    write(2, b, sizeof(b) - 1) < 0)
+		_exit(1);
+	_exit(1);
+}
+
 int input_load(const char *path, struct profile **out)
 {
 	struct format_error err = { "" };
-	uint8_t *data;
-	size_t len;
-	int e = read_whole_file(path, &data, &len);
+	struct input_data in;
+	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+	int e = input_data_read(path, &in);
 
 	if (e) {
 		log_err("cannot read '%s': %s", path,
 			e == -EFBIG ? "larger than 1 GiB" : strerror(-e));
 		return e;
 	}
-	e = profile_read(data, len, out, &err);
-	free(data);
+	bus_path = path;
+	sigaction(SIGBUS, &sa, &old);
+	e = profile_read(in.data, in.len, out, &err);
+	sigaction(SIGBUS, &old, NULL);
+	input_data_release(&in);
 	if (e)
 		log_err("cannot read '%s': %s", path, err.msg);
 	return e;

@@ -60,7 +60,8 @@ cmp -s "$T/flat.ours" "$T/flat.theirs" || diff "$T/flat.ours" "$T/flat.theirs" |
 # An uncompressed pprof reads back the same.
 "$SMOLDER" convert "$T/r.pb.gz" -o "$T/r.pb" 2>/dev/null
 "$SMOLDER" convert "$T/r.pb" -o - 2>/dev/null | sort >"$T/raw.folded"
-check "uncompressed pprof round-trips" cmp -s "$T/ours.folded" "$T/raw.folded"
+"$SMOLDER" convert "$T/r.pb.gz" -o - 2>/dev/null | sort >"$T/gz.folded"
+check "uncompressed pprof round-trips" cmp -s "$T/gz.folded" "$T/raw.folded"
 
 # Go's own CPU profile.
 cp "$ROOT/tests/workloads/go/burn.go" "$T/burn.go"
