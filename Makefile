@@ -2,7 +2,7 @@
 #
 #   make            build ./smolder
 #   make run        install packages if missing, build, profile this host
-#                   for 5 s and write flame.folded
+#                   for 5 s and write flame.folded and flame.svg
 #   make check      install packages if missing, build, run every test
 #   make install    install to $(PREFIX) (DESTDIR honoured)
 #   V=1             show full commands
@@ -239,7 +239,7 @@ deps:
 # The two commands at the top of README.md.
 run: deps
 	$(Q)$(MAKE) --no-print-directory smolder
-	./smolder record -a -d 5 -o flame.folded
+	./smolder record -a -d 5 -o flame.folded -o flame.svg
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory smolder

@@ -41,8 +41,8 @@ static const char usage[] =
 	"  -o, --output FILE     where to write; the suffix picks the format:\n"
 	"                        .pb.gz (pprof), .folded (collapsed stacks),\n"
 	"                        .svg (flame graph), .json (speedscope);\n"
-	"                        - is folded on standard output\n"
-	"                        (default " DEFAULT_OUTPUT ")\n"
+	"                        - is folded on standard output; repeat -o\n"
+	"                        for several (default " DEFAULT_OUTPUT ")\n"
 	"      --no-kernel       leave out kernel stacks\n"
 	"      --no-user         leave out user stacks\n"
 	"      --max-stacks N    distinct stacks kept in the kernel (default 16384)\n"
@@ -177,7 +177,7 @@ static void print_summary(const struct record_result *r, unsigned freq,
 	add_count(&drops, "samples with unresolved frames", r->build.unresolved);
 
 	fprintf(stderr, "%s: %llu sample%s, %llu process%s, %.2f s on %u CPU%s"
-		" at %u Hz -> '%s'%s%s\n",
+		" at %u Hz -> %s%s%s\n",
 		log_get_prefix(), (unsigned long long)r->build.samples,
 		r->build.samples == 1 ? "" : "s",
 		(unsigned long long)r->build.processes,
@@ -210,9 +210,12 @@ int cmd_record(int argc, char **argv)
 		.kernel_stacks = true,
 		.user_stacks = true,
 	};
-	const char *output_path = DEFAULT_OUTPUT;
+#define MAX_OUTPUTS 8
+	const char *paths[MAX_OUTPUTS];
+	struct output outs[MAX_OUTPUTS];
+	size_t nout = 0, nopen = 0;
+	struct strbuf written = STRBUF_INIT;
 	struct record_result res;
-	struct output out;
 	struct fg_opts fg = { .min_width = -1, .value_index = -1 };
 	char subtitle[256];
 	int *pids = NULL;
@@ -251,7 +254,10 @@ int cmd_record(int argc, char **argv)
 					" 500ms)", optarg);
 			break;
 		case 'o':
-			output_path = optarg;
+			if (nout == MAX_OUTPUTS)
+				return usage_error("smolder record", "at most %d"
+						   " outputs (-o)", MAX_OUTPUTS);
+			paths[nout++] = optarg;
 			break;
 		case OPT_NO_KERNEL:
 			o.kernel_stacks = false;
@@ -300,11 +306,14 @@ int cmd_record(int argc, char **argv)
 	if (npids && o.cmd)
 		return usage_error("smolder record", "-p and a command cannot"
 				   " be combined");
-	if (output_format_for(output_path, OUTPUT_FOLDED,
-			      &(enum output_format){ 0 }))
-		return usage_error("smolder record", "cannot tell the format of"
-				   " '%s' (use a suffix: %s)", output_path,
-				   output_suffixes);
+	if (!nout)
+		paths[nout++] = DEFAULT_OUTPUT;
+	for (size_t i = 0; i < nout; i++)
+		if (output_format_for(paths[i], OUTPUT_FOLDED,
+				      &(enum output_format){ 0 }))
+			return usage_error("smolder record", "cannot tell the"
+					   " format of '%s' (use a suffix: %s)",
+					   paths[i], output_suffixes);
 
 	if (preflight_bpf())
 		return 1;
@@ -314,15 +323,20 @@ int cmd_record(int argc, char **argv)
 	}
 	o.pids = pids;
 	o.npids = npids;
-	if (output_open(&out, output_path, OUTPUT_FOLDED)) {
-		free(pids);
-		return 1;
-	}
+	/* Every output is checked (and created) before sampling starts. */
+	for (; nopen < nout; nopen++)
+		if (output_open(&outs[nopen], paths[nopen], OUTPUT_FOLDED)) {
+			while (nopen--)
+				output_abort(&outs[nopen]);
+			free(pids);
+			return 1;
+		}
 
 	err = record_run(&o, &res);
 	free(pids);
 	if (err) {
-		output_abort(&out);
+		for (size_t i = 0; i < nout; i++)
+			output_abort(&outs[i]);
 		return err == -ENOEXEC ? 127 : 1;
 	}
 	for (int i = 0; i < CNT__MAX; i++)
@@ -339,18 +353,23 @@ int cmd_record(int argc, char **argv)
 	status = 0;
 	describe(&res, &o, subtitle, sizeof(subtitle));
 	fg.subtitle = subtitle;
-	err = output_write(&out, res.profile, &fg, subtitle);
-	if (err) {
-		log_err("cannot write '%s': %s", output_path, strerror(-err));
-		output_abort(&out);
-		status = 1;
-	} else if (output_commit(&out)) {
-		status = 1;
-	} else {
-		print_summary(&res, o.freq_hz,
-			      strcmp(output_path, "-") ? output_path :
-							 "standard output");
+	for (size_t i = 0; i < nout; i++) {
+		err = output_write(&outs[i], res.profile, &fg, subtitle);
+		if (err) {
+			log_err("cannot write '%s': %s", paths[i], strerror(-err));
+			output_abort(&outs[i]);
+			status = 1;
+		} else if (output_commit(&outs[i])) {
+			status = 1;
+		} else {
+			strbuf_addf(&written, "%s'%s'", written.len ? ", " : "",
+				    strcmp(paths[i], "-") ? paths[i] :
+							    "standard output");
+		}
 	}
+	if (written.len)
+		print_summary(&res, o.freq_hz, written.buf);
+	strbuf_release(&written);
 	if (res.cmd_ran && !status)
 		status = res.cmd_status;
 	record_result_release(&res);
