@@ -162,11 +162,38 @@ static void stacks_release(struct stacks *st)
 	free(st->refs);
 }
 
-/* Map a profile's string indexes to tree names, cached per profile. */
+/* Map a profile's string indexes to tree names, and each location to its
+ * frames (root side first), cached per profile: a location recurs in many
+ * samples and is looked at once. */
 struct name_cache {
 	uint32_t *map;
 	size_t n;
+	uint32_t *loc_start; /* location id -> first frame + 1; 0: not yet */
+	uint32_t *loc_len;
+	uint32_t *fname;     /* the frames of every location seen */
+	uint8_t *fkind;
+	size_t nf, falloc;
 };
+
+static void nc_push(struct name_cache *nc, uint32_t name, uint8_t kind)
+{
+	if (nc->nf == nc->falloc) {
+		nc->falloc = nc->falloc ? nc->falloc * 2 : 1024;
+		nc->fname = xreallocarray(nc->fname, nc->falloc, sizeof(*nc->fname));
+		nc->fkind = xreallocarray(nc->fkind, nc->falloc, sizeof(*nc->fkind));
+	}
+	nc->fname[nc->nf] = name;
+	nc->fkind[nc->nf++] = kind;
+}
+
+static void nc_release(struct name_cache *nc)
+{
+	free(nc->map);
+	free(nc->loc_start);
+	free(nc->loc_len);
+	free(nc->fname);
+	free(nc->fkind);
+}
 
 static uint32_t tree_name(struct tree *t, struct name_cache *nc,
 			  const struct profile *p, int64_t str)
@@ -191,27 +218,35 @@ static void sample_frames(struct tree *t, struct name_cache *nc,
 	if (root)
 		st_push(st, intern(t, root), FRAME_USER);
 	for (uint32_t j = s->nlocations; j-- > 0;) {
-		const struct profile_location *l =
-			profile_location(p, s->location_ids[j]);
+		uint64_t id = s->location_ids[j];
+		const struct profile_location *l;
 
-		if (!l)
+		if (!id || id > p->nlocations)
 			continue;
-		if (!l->nlines) {
-			char buf[40];
+		if (!nc->loc_start[id]) {
+			l = &p->locations[id - 1];
+			nc->loc_start[id] = (uint32_t)nc->nf + 1;
+			if (!l->nlines) {
+				char buf[40];
 
-			snprintf(buf, sizeof(buf), "[unknown+0x%" PRIx64 "]",
-				 l->address);
-			st_push(st, intern(t, buf), l->kind);
-			continue;
-		}
-		for (uint32_t k = l->nlines; k-- > 0;) {
-			const struct profile_function *f =
-				profile_function(p, l->lines[k].function_id);
-			uint32_t nm = f ? tree_name(t, nc, p, f->name)
-					: intern(t, "[unknown]");
+				snprintf(buf, sizeof(buf), "[unknown+0x%" PRIx64 "]",
+					 l->address);
+				nc_push(nc, intern(t, buf), l->kind);
+			}
+			for (uint32_t k = l->nlines; k-- > 0;) {
+				const struct profile_function *f =
+					profile_function(p, l->lines[k].function_id);
+				uint32_t nm = f ? tree_name(t, nc, p, f->name)
+						: intern(t, "[unknown]");
 
-			st_push(st, nm, k + 1 < l->nlines ? KIND_INLINED : l->kind);
+				nc_push(nc, nm, k + 1 < l->nlines ? KIND_INLINED
+								: l->kind);
+			}
+			nc->loc_len[id] = (uint32_t)(nc->nf - (nc->loc_start[id] - 1));
 		}
+		for (uint32_t k = 0; k < nc->loc_len[id]; k++)
+			st_push(st, nc->fname[nc->loc_start[id] - 1 + k],
+				nc->fkind[nc->loc_start[id] - 1 + k]);
 	}
 	if (reverse) {
 		for (size_t i = start, j = st->n ? st->n - 1 : 0; i < j; i++, j--) {
@@ -231,15 +266,18 @@ static const struct stacks *sort_stacks;
 static int cmp_stacks(const void *a, const void *b)
 {
 	const struct stack_ref *x = a, *y = b;
-	const uint32_t *nx = sort_stacks->name + x->off, *ny = sort_stacks->name + y->off;
-	const uint8_t *kx = sort_stacks->kind + x->off, *ky = sort_stacks->kind + y->off;
 	uint32_t n = x->len < y->len ? x->len : y->len;
 
 	for (uint32_t i = 0; i < n; i++) {
-		if (nx[i] != ny[i])
-			return nx[i] < ny[i] ? -1 : 1;
-		if (kx[i] != ky[i])
-			return kx[i] < ky[i] ? -1 : 1;
+		uint32_t nx = sort_stacks->name[x->off + i];
+		uint32_t ny = sort_stacks->name[y->off + i];
+		uint8_t kx = sort_stacks->kind[x->off + i];
+		uint8_t ky = sort_stacks->kind[y->off + i];
+
+		if (nx != ny)
+			return nx < ny ? -1 : 1;
+		if (kx != ky)
+			return kx < ky ? -1 : 1;
 	}
 	return (x->len > y->len) - (x->len < y->len);
 }
@@ -271,8 +309,12 @@ static uint32_t add_profile(struct tree *t, const struct profile *p, int vi,
 			    bool reverse, bool sorted, double min_width,
 			    unsigned width, int64_t *total)
 {
-	struct name_cache nc = { xcalloc(p->nstrings + 1, sizeof(uint32_t)),
-				 p->nstrings };
+	struct name_cache nc = {
+		.map = xcalloc(p->nstrings + 1, sizeof(uint32_t)),
+		.n = p->nstrings,
+		.loc_start = xcalloc(p->nlocations + 1, sizeof(uint32_t)),
+		.loc_len = xcalloc(p->nlocations + 1, sizeof(uint32_t)),
+	};
 	struct stacks st = { 0 };
 	uint32_t root = new_node(t, NONE, intern(t, "all"), FRAME_USER);
 	uint32_t *path = NULL;
@@ -294,7 +336,7 @@ static uint32_t add_profile(struct tree *t, const struct profile *p, int vi,
 		st.refs[st.nrefs++] = (struct stack_ref){ off, (uint32_t)(st.n - off),
 							  s->values[vi] };
 	}
-	free(nc.map);
+	nc_release(&nc);
 	if (sorted && st.nrefs > 1) {
 		sort_stacks = &st;
 		qsort(st.refs, st.nrefs, sizeof(*st.refs), cmp_stacks);

@@ -9,6 +9,10 @@
 #include "../lib/strbuf.h"
 #include "../lib/xalloc.h"
 
+/* xxHash compiled in here, so the hash of each frame is inlined. */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 struct line {
 	size_t off; /* into the text buffer */
 	size_t len;
@@ -17,11 +21,15 @@ struct line {
 
 void folded_add_frame(struct strbuf *sb, const char *name)
 {
+	size_t clean = strcspn(name, ";\n\r\t");
+
 	if (!*name) {
 		strbuf_adds(sb, "[unknown]");
 		return;
 	}
-	for (const char *c = name; *c; c++) {
+	/* Almost every name needs nothing replaced. */
+	strbuf_add(sb, name, clean);
+	for (const char *c = name + clean; *c; c++) {
 		switch (*c) {
 		case ';':
 			strbuf_addc(sb, ':');
@@ -166,18 +174,37 @@ int folded_write(const struct profile *p, int value_index, FILE *out)
 
 /* ---- reading ---- */
 
-struct frame_ref {
-	const char *text; /* the frame's text, in the input */
-	size_t len;
-	uint64_t loc;     /* its location, for frames not inlined */
+/* A plain frame's text (suffix included) and its location, in one slot of
+ * an open-addressing table: frames repeat across stacks millions of times
+ * and a lookup should cost a hash and one comparison. */
+struct frame_slot {
+	uint64_t hash;
+	const char *text; /* in the input */
+	uint32_t len;
+	uint32_t loc;     /* location id; 0: empty slot */
+};
+
+/* One distinct stack: its hash, its sample and the count of the lines
+ * seen so far, in one slot, so a repeated line costs one cache miss. */
+struct stack_slot {
+	uint64_t lo, hi;
+	int64_t count;
+	size_t sample; /* + 1; 0: empty slot */
+};
+
+/* A frame of the stack being parsed. */
+struct token {
+	const char *s;
+	uint32_t len;   /* without the kind suffix */
+	uint32_t full;  /* with it */
+	uint8_t kind;
+	bool inlined;
 };
 
 struct folded_reader {
 	struct profile *p;
-	/* Frame text (suffix included) -> location id, for plain frames. */
-	struct hmap frame_idx;
-	struct frame_ref *frames;
-	size_t nframes, frames_alloc;
+	struct frame_slot *frames;
+	size_t frames_mask, nframes;
 	/*
 	 * Whole stack text -> its sample, for repeated lines, which are
 	 * common: they are parsed once and only counted again. A stack is
@@ -185,32 +212,41 @@ struct folded_reader {
 	 * billion stacks collide is below 10^-20), so repeats cost no
 	 * comparison of text spread over the whole input.
 	 */
-	struct hmap stack_idx;
-	struct { uint64_t hi; size_t sample; } *stacks;
-	size_t nstacks, stacks_alloc;
+	struct stack_slot *stacks; /* open addressing on `lo` */
+	size_t stacks_mask, nstacks;
 	uint64_t *locpool;
 	size_t nlocpool, locpool_alloc;
+	struct token *toks;
+	size_t toks_alloc;
+	struct profile_line *lines;
+	size_t lines_alloc;
 };
 
-static enum frame_kind suffix_kind(const char *s, size_t *len, bool *inlined)
+/* "name_[k]": the kind the suffix gives, and the length without it. */
+static void classify(struct token *t)
 {
-	*inlined = false;
-	if (*len >= 4 && s[*len - 4] == '_' && s[*len - 3] == '[' &&
-	    s[*len - 1] == ']') {
-		switch (s[*len - 2]) {
+	const char *s = t->s;
+	uint32_t n = t->full;
+
+	t->len = n;
+	t->kind = FRAME_USER;
+	t->inlined = false;
+	if (n >= 4 && s[n - 4] == '_' && s[n - 3] == '[' && s[n - 1] == ']') {
+		switch (s[n - 2]) {
 		case 'k':
-			*len -= 4;
-			return FRAME_KERNEL;
+			t->kind = FRAME_KERNEL;
+			t->len = n - 4;
+			break;
 		case 'j':
-			*len -= 4;
-			return FRAME_JIT;
+			t->kind = FRAME_JIT;
+			t->len = n - 4;
+			break;
 		case 'i':
-			*len -= 4;
-			*inlined = true;
-			return FRAME_USER;
+			t->inlined = true;
+			t->len = n - 4;
+			break;
 		}
 	}
-	return FRAME_USER;
 }
 
 static uint64_t function_for(struct folded_reader *r, const char *s, size_t len)
@@ -226,114 +262,146 @@ static uint64_t function_for(struct folded_reader *r, const char *s, size_t len)
 	return id;
 }
 
-/* The location of a plain (not inlined) frame, cached by its text. */
-static uint64_t plain_location(struct folded_reader *r, const char *s,
-			       size_t len)
+static void grow_frames(struct folded_reader *r)
 {
-	uint64_t h = hash_bytes(s, len);
-	size_t pos, n = len;
-	bool inl;
-	enum frame_kind kind;
-	struct profile_line line = { 0 };
+	size_t old = r->frames ? r->frames_mask + 1 : 0;
+	size_t cap = old ? old * 2 : 64;
+	struct frame_slot *t = xcalloc(cap, sizeof(*t));
 
-	for (uint32_t i = hmap_first(&r->frame_idx, h, &pos); i != HMAP_NONE;
-	     i = hmap_next(&r->frame_idx, h, &pos))
-		if (r->frames[i].len == len && !memcmp(r->frames[i].text, s, len))
-			return r->frames[i].loc;
-	kind = suffix_kind(s, &n, &inl);
-	line.function_id = function_for(r, s, n);
-	ALLOC_GROW(r->frames, r->nframes + 1, r->frames_alloc);
-	r->frames[r->nframes] = (struct frame_ref){
-		.text = s, .len = len,
-		.loc = profile_add_location(r->p, 0, 0, kind, &line, 1),
-	};
-	hmap_insert(&r->frame_idx, h, (uint32_t)r->nframes);
-	return r->frames[r->nframes++].loc;
+	for (size_t i = 0; i < old; i++) {
+		size_t pos;
+
+		if (!r->frames[i].loc)
+			continue;
+		pos = r->frames[i].hash & (cap - 1);
+		while (t[pos].loc)
+			pos = (pos + 1) & (cap - 1);
+		t[pos] = r->frames[i];
+	}
+	free(r->frames);
+	r->frames = t;
+	r->frames_mask = cap - 1;
+}
+
+/* The location of a plain (not inlined) frame, cached by its text. */
+static uint64_t plain_location(struct folded_reader *r, const struct token *t)
+{
+	uint64_t h = XXH3_64bits(t->s, t->full);
+	struct profile_line line = { 0 };
+	struct frame_slot *f;
+	size_t pos;
+
+	if (!r->frames || (r->nframes + 1) * 2 > r->frames_mask + 1)
+		grow_frames(r);
+	for (pos = h & r->frames_mask; r->frames[pos].loc;
+	     pos = (pos + 1) & r->frames_mask) {
+		f = &r->frames[pos];
+		if (f->hash == h && f->len == t->full &&
+		    !memcmp(f->text, t->s, t->full))
+			return f->loc;
+	}
+	line.function_id = function_for(r, t->s, t->len);
+	f = &r->frames[pos];
+	f->hash = h;
+	f->text = t->s;
+	f->len = t->full;
+	f->loc = (uint32_t)profile_add_location(r->p, 0, 0, t->kind, &line, 1);
+	r->nframes++;
+	return f->loc;
 }
 
 /*
- * Parse one stack "a;b;c" into leaf-first location ids appended to
- * r->locpool; returns how many, or -1 when too deep.
+ * Parse one stack "a;b;c" into leaf-first location ids in r->locpool;
+ * returns how many, or -1 when too deep.
  */
 static long parse_stack(struct folded_reader *r, const char *s, size_t len)
 {
-	struct profile_line lines[64], *lp = lines;
-	size_t start = r->nlocpool, nframes = 1, lines_alloc = 64;
 	const char *p = s, *end = s + len;
-	uint64_t tmp;
+	size_t n = 0;
 
-	for (const char *q = s; q < end; q++)
-		nframes += *q == ';';
-	if (nframes > FOLDED_MAX_DEPTH)
-		return -1;
+	/* Split once; the kind suffixes say which frames group together. */
+	for (;;) {
+		const char *semi = memchr(p, ';', (size_t)(end - p));
+		const char *fe = semi ? semi : end;
+
+		if (n == FOLDED_MAX_DEPTH)
+			return -1;
+		ALLOC_GROW(r->toks, n + 1, r->toks_alloc);
+		r->toks[n].s = p;
+		r->toks[n].full = (uint32_t)(fe - p);
+		classify(&r->toks[n++]);
+		if (!semi)
+			break;
+		p = semi + 1;
+	}
+	ALLOC_GROW(r->locpool, n, r->locpool_alloc);
+	r->nlocpool = 0;
 	/* Root to leaf. A plain frame followed by inlined ones is one
 	 * location: its lines are the inlined frames, innermost first, then
-	 * the plain frame. */
-	while (p <= end) {
-		const char *semi = memchr(p, ';', (size_t)(end - p));
-		size_t flen = (size_t)((semi ? semi : end) - p), n = flen;
-		bool inl;
-		enum frame_kind kind = suffix_kind(p, &n, &inl);
-		const char *q;
-		size_t ninl = 0;
+	 * the plain frame. Stored leaf first, as samples want. */
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		uint64_t loc;
 
-		/* Count the inlined frames that follow this one. */
-		q = semi ? semi + 1 : NULL;
-		while (q && q <= end) {
-			const char *s2 = memchr(q, ';', (size_t)(end - q));
-			size_t l2 = (size_t)((s2 ? s2 : end) - q), n2 = l2;
-			bool inl2;
+		while (j < n && r->toks[j].inlined)
+			j++;
+		if (j == i + 1 || r->toks[i].inlined) {
+			loc = plain_location(r, &r->toks[i]);
+			j = i + 1;
+		} else {
+			size_t nl = j - i;
 
-			suffix_kind(q, &n2, &inl2);
-			if (!inl2)
-				break;
-			ninl++;
-			q = s2 ? s2 + 1 : NULL;
-		}
-		if (!ninl || inl) {
-			ALLOC_GROW(r->locpool, r->nlocpool + 1, r->locpool_alloc);
-			r->locpool[r->nlocpool++] = plain_location(r, p, flen);
-			if (!semi)
-				break;
-			p = semi + 1;
-			continue;
-		}
-		/* A group: the plain frame at p, then ninl inlined frames. */
-		if (ninl + 1 > lines_alloc) {
-			lines_alloc = ninl + 1;
-			lp = lp == lines ? xcalloc(lines_alloc, sizeof(*lp))
-					 : xreallocarray(lp, lines_alloc, sizeof(*lp));
-		}
-		lp[ninl] = (struct profile_line){ .function_id =
-							  function_for(r, p, n) };
-		q = semi + 1;
-		for (size_t k = 0; k < ninl; k++) {
-			const char *s2 = memchr(q, ';', (size_t)(end - q));
-			size_t l2 = (size_t)((s2 ? s2 : end) - q), n2 = l2;
-			bool inl2;
+			ALLOC_GROW(r->lines, nl, r->lines_alloc);
+			for (size_t k = 0; k < nl; k++) {
+				const struct token *t = &r->toks[j - 1 - k];
 
-			suffix_kind(q, &n2, &inl2);
-			lp[ninl - 1 - k] = (struct profile_line){
-				.function_id = function_for(r, q, n2) };
-			q = s2 ? s2 + 1 : end + 1;
+				r->lines[k] = (struct profile_line){
+					.function_id = function_for(r, t->s, t->len) };
+			}
+			loc = profile_add_location(r->p, 0, 0, r->toks[i].kind,
+						   r->lines, (uint32_t)nl);
 		}
-		tmp = profile_add_location(r->p, 0, 0, kind, lp,
-					   (uint32_t)(ninl + 1));
-		ALLOC_GROW(r->locpool, r->nlocpool + 1, r->locpool_alloc);
-		r->locpool[r->nlocpool++] = tmp;
-		if (q > end)
-			break;
-		p = q;
+		r->locpool[r->nlocpool++] = loc;
+		i = j;
 	}
-	if (lp != lines)
-		free(lp);
-	/* Leaf first, as samples want. */
-	for (size_t i = start, j = r->nlocpool - 1; i < j; i++, j--) {
-		tmp = r->locpool[i];
-		r->locpool[i] = r->locpool[j];
-		r->locpool[j] = tmp;
+	for (size_t i = 0, k = r->nlocpool - 1; i < k; i++, k--) {
+		uint64_t tmp = r->locpool[i];
+
+		r->locpool[i] = r->locpool[k];
+		r->locpool[k] = tmp;
 	}
-	return (long)(r->nlocpool - start);
+	return (long)r->nlocpool;
+}
+
+/* The slot of the stack hashed (lo, hi): its own, or the empty one where
+ * it goes (the table grows first when half full). */
+static struct stack_slot *find_stack(struct folded_reader *r, uint64_t lo,
+				     uint64_t hi)
+{
+	size_t pos;
+
+	if ((r->nstacks + 1) * 2 > r->stacks_mask + 1 || !r->stacks) {
+		size_t old = r->stacks ? r->stacks_mask + 1 : 0;
+		size_t cap = old ? old * 2 : 256;
+		struct stack_slot *t = xcalloc(cap, sizeof(*t));
+
+		for (size_t i = 0; i < old; i++) {
+			if (!r->stacks[i].sample)
+				continue;
+			pos = r->stacks[i].lo & (cap - 1);
+			while (t[pos].sample)
+				pos = (pos + 1) & (cap - 1);
+			t[pos] = r->stacks[i];
+		}
+		free(r->stacks);
+		r->stacks = t;
+		r->stacks_mask = cap - 1;
+	}
+	pos = lo & r->stacks_mask;
+	while (r->stacks[pos].sample &&
+	       (r->stacks[pos].lo != lo || r->stacks[pos].hi != hi))
+		pos = (pos + 1) & r->stacks_mask;
+	return &r->stacks[pos];
 }
 
 int folded_read(const char *data, size_t len, struct profile **out,
@@ -354,8 +422,7 @@ int folded_read(const char *data, size_t len, struct profile **out,
 		size_t stack_len;
 		int64_t count = 0;
 		uint64_t h, hi;
-		size_t pos;
-		uint32_t k;
+		struct stack_slot *slot;
 
 		p = nl ? nl + 1 : end;
 		lineno++;
@@ -401,13 +468,13 @@ int folded_read(const char *data, size_t len, struct profile **out,
 			continue;
 
 		/* Repeated stacks (common) are parsed once. */
-		hash128_bytes(line, stack_len, &h, &hi);
-		for (k = hmap_first(&r.stack_idx, h, &pos); k != HMAP_NONE;
-		     k = hmap_next(&r.stack_idx, h, &pos))
-			if (r.stacks[k].hi == hi)
-				break;
-		if (k != HMAP_NONE) {
-			r.p->samples[r.stacks[k].sample].values[0] += count;
+		XXH128_hash_t h128 = XXH3_128bits(line, stack_len);
+
+		h = h128.low64;
+		hi = h128.high64;
+		slot = find_stack(&r, h, hi);
+		if (slot->sample) {
+			slot->count += count;
 			continue;
 		}
 		r.nlocpool = 0;
@@ -419,17 +486,24 @@ int folded_read(const char *data, size_t len, struct profile **out,
 			e = -EINVAL;
 			break;
 		}
-		ALLOC_GROW(r.stacks, r.nstacks + 1, r.stacks_alloc);
-		r.stacks[r.nstacks].hi = hi;
-		r.stacks[r.nstacks].sample = profile_add_sample(
-			r.p, r.locpool, (uint32_t)n, &count, NULL, 0);
-		hmap_insert(&r.stack_idx, h, (uint32_t)r.nstacks++);
+		slot->lo = h;
+		slot->hi = hi;
+		slot->count = 0;
+		slot->sample = 1 + profile_add_sample(r.p, r.locpool, (uint32_t)n,
+						      &count, NULL, 0);
+		r.nstacks++;
 	}
+	/* The counts of repeated lines, into their samples. */
+	for (size_t i = 0; !e && r.stacks && i <= r.stacks_mask; i++)
+		if (r.stacks[i].sample)
+			r.p->samples[r.stacks[i].sample - 1].values[0] +=
+				r.stacks[i].count;
 	free(r.frames);
 	free(r.stacks);
 	free(r.locpool);
-	hmap_release(&r.frame_idx);
-	hmap_release(&r.stack_idx);
+	free(r.toks);
+	free(r.lines);
+
 	if (e) {
 		profile_free(r.p);
 		return e;

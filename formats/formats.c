@@ -200,8 +200,6 @@ int input_data_read(const char *path, struct input_data *in)
 	if (!fstat(fd, &st)) {
 		if (S_ISDIR(st.st_mode))
 			err = -EISDIR;
-		else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > GZ_MAX_OUTPUT)
-			err = -EFBIG;
 		else if (S_ISREG(st.st_mode) && st.st_size > 0) {
 			void *m = mmap(NULL, (size_t)st.st_size, PROT_READ,
 				       MAP_PRIVATE, fd, 0);
@@ -228,11 +226,11 @@ int input_data_read(const char *path, struct input_data *in)
 		ssize_t r;
 
 		if (n == cap) {
-			if (cap > GZ_MAX_OUTPUT) {
+			if (cap >= GZ_MAX_OUTPUT) {
 				err = -EFBIG;
 				break;
 			}
-			cap *= 2;
+			cap = cap * 2 > GZ_MAX_OUTPUT ? GZ_MAX_OUTPUT : cap * 2;
 			buf = xreallocarray(buf, cap, 1);
 		}
 		r = read(fd, buf + n, cap - n);

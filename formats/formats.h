@@ -58,8 +58,8 @@ struct input_data {
 };
 
 /*
- * Read the whole file at `path` ("-": standard input). Refuses files over
- * GZ_MAX_OUTPUT (-EFBIG). 0 or -errno. A mapped file that shrinks while
+ * Read the whole file at `path` ("-": standard input). Refuses a pipe that
+ * gives more than GZ_MAX_OUTPUT (-EFBIG). 0 or -errno. A mapped file that shrinks while
  * it is read raises SIGBUS; callers that map files handle it.
  */
 int input_data_read(const char *path, struct input_data *in);

@@ -7,8 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Inputs larger than this, compressed or not, are refused: 1 GiB. */
-#define GZ_MAX_OUTPUT (1ull << 30)
+/* What decompression, or reading a pipe, may produce at most: 4 GiB.
+ * (Regular files are mapped and have no such limit.) */
+#define GZ_MAX_OUTPUT (4ull << 30)
 
 bool gz_is_gzip(const uint8_t *data, size_t len);
 /*

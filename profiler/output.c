@@ -151,7 +151,8 @@ int input_load(const char *path, struct profile **out)
 
 	if (e) {
 		log_err("cannot read '%s': %s", path,
-			e == -EFBIG ? "larger than 1 GiB" : strerror(-e));
+			e == -EFBIG ? "more than 4 GiB from a pipe (give a file)"
+				    : strerror(-e));
 		return e;
 	}
 	bus_path = path;
