@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/arena.h"
 #include "../lib/hmap.h"
 #include "../lib/strbuf.h"
 #include "../lib/xalloc.h"
@@ -14,7 +15,7 @@
 #include <xxhash.h>
 
 struct line {
-	size_t off; /* into the text buffer */
+	const char *text; /* in the writer's arena: growing never copies */
 	size_t len;
 	int64_t count;
 };
@@ -86,13 +87,11 @@ static void add_location(struct strbuf *sb, const struct profile *p,
 	}
 }
 
-static const char *sort_text;
-
 static int cmp_lines(const void *a, const void *b)
 {
 	const struct line *x = a, *y = b;
 	size_t n = x->len < y->len ? x->len : y->len;
-	int c = memcmp(sort_text + x->off, sort_text + y->off, n);
+	int c = memcmp(x->text, y->text, n);
 
 	if (c)
 		return c;
@@ -101,7 +100,8 @@ static int cmp_lines(const void *a, const void *b)
 
 int folded_write(const struct profile *p, int value_index, FILE *out)
 {
-	struct strbuf text = STRBUF_INIT, cur = STRBUF_INIT;
+	struct strbuf cur = STRBUF_INIT;
+	struct arena text = ARENA_INIT;
 	struct line *lines = NULL;
 	size_t nlines = 0, alloc = 0;
 	struct hmap idx = HMAP_INIT;
@@ -142,24 +142,22 @@ int folded_write(const struct profile *p, int value_index, FILE *out)
 		for (k = hmap_first(&idx, h, &pos); k != HMAP_NONE;
 		     k = hmap_next(&idx, h, &pos))
 			if (lines[k].len == cur.len &&
-			    !memcmp(text.buf + lines[k].off, cur.buf, cur.len))
+			    !memcmp(lines[k].text, cur.buf, cur.len))
 				break;
 		if (k != HMAP_NONE) {
 			lines[k].count += v;
 			continue;
 		}
 		ALLOC_GROW(lines, nlines + 1, alloc);
-		lines[nlines] = (struct line){ text.len, cur.len, v };
-		strbuf_add(&text, cur.buf, cur.len);
+		lines[nlines] = (struct line){
+			arena_memdup(&text, cur.buf, cur.len), cur.len, v };
 		hmap_insert(&idx, h, (uint32_t)nlines++);
 	}
 
-	sort_text = text.buf;
 	if (nlines)
 		qsort(lines, nlines, sizeof(*lines), cmp_lines);
-	sort_text = NULL;
 	for (size_t i = 0; i < nlines; i++) {
-		fwrite(text.buf + lines[i].off, 1, lines[i].len, out);
+		fwrite(lines[i].text, 1, lines[i].len, out);
 		fprintf(out, " %lld\n", (long long)lines[i].count);
 	}
 	if (ferror(out))
@@ -167,7 +165,7 @@ int folded_write(const struct profile *p, int value_index, FILE *out)
 
 	free(lines);
 	hmap_release(&idx);
-	strbuf_release(&text);
+	arena_release(&text);
 	strbuf_release(&cur);
 	return err;
 }
