@@ -17,6 +17,7 @@ int cmd_flamegraph(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_symbolize(int argc, char **argv);
 
 /* Drawing options shared by flamegraph and diff. */
 enum {

@@ -30,6 +30,8 @@ static const struct command commands[] = {
 	  "the top functions, flat and cumulative, like pprof -top" },
 	{ "convert", cmd_convert,
 	  "convert between pprof, folded, speedscope and SVG" },
+	{ "symbolize", cmd_symbolize,
+	  "addresses to functions, source lines and inlined frames" },
 };
 
 static void print_usage(FILE *f)

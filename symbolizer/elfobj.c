@@ -3,16 +3,19 @@
 #include <errno.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <lzma.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/log.h"
 #include "../lib/xalloc.h"
 #include "symbolizer_internal.h"
 
 struct raw_sym {
 	uint64_t addr, size;
 	const char *name; /* in the ELF's string table until copied */
-	int bind_rank;    /* 0 global, 1 weak, 2 local */
+	const char *file; /* likewise: STT_FILE of a local symbol */
+	int bind_rank;    /* 0 global, 1 weak, 2 local, 3 PLT stub */
 };
 
 static int bind_rank(int bind)
@@ -66,6 +69,7 @@ static void read_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh,
 			struct raw_sym **raw, size_t *n, size_t *cap)
 {
 	Elf_Data *data = elf_getdata(scn, NULL);
+	const char *file = NULL;
 	size_t count;
 
 	if (!data || !sh->sh_entsize)
@@ -79,6 +83,12 @@ static void read_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh,
 		if (!gelf_getsym(data, (int)i, &sym))
 			break;
 		type = GELF_ST_TYPE(sym.st_info);
+		if (type == STT_FILE) {
+			file = elf_strptr(elf, sh->sh_link, sym.st_name);
+			if (file && !*file)
+				file = NULL;
+			continue;
+		}
 		if (type != STT_FUNC && type != STT_GNU_IFUNC)
 			continue;
 		if (sym.st_shndx == SHN_UNDEF || !sym.st_value)
@@ -91,10 +101,21 @@ static void read_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh,
 			.addr = sym.st_value,
 			.size = sym.st_size,
 			.name = name,
+			.file = GELF_ST_BIND(sym.st_info) == STB_LOCAL ? file : NULL,
 			.bind_rank = bind_rank(GELF_ST_BIND(sym.st_info)),
 		};
 		(*n)++;
 	}
+}
+
+/* STT_FILE names repeat for every symbol of a file: one copy of each,
+ * and the last one is usually the one asked for again. */
+static const char *intern_file(struct elf_object *o, const char *f)
+{
+	if (o->last_file && !strcmp(o->last_file, f))
+		return o->last_file;
+	o->last_file = arena_strdup(&o->arena, f);
+	return o->last_file;
 }
 
 static char *hex(const unsigned char *p, size_t n)
@@ -129,14 +150,145 @@ static char *read_build_id(Elf *elf, Elf_Scn *scn)
 	return NULL;
 }
 
+
+/* The largest MiniDebugInfo we decompress: real ones are a few MB. */
+#define DEBUGDATA_MAX (256u << 20)
+
+/*
+ * .gnu_debugdata (MiniDebugInfo) is an xz-compressed ELF file holding the
+ * symbol table a stripped binary lost. liblzma decodes it; NULL when it is
+ * not valid xz or is too large.
+ */
+static unsigned char *unxz(const void *in, size_t in_size, size_t *out_size)
+{
+	lzma_stream st = LZMA_STREAM_INIT;
+	size_t cap = in_size * 4 + 4096;
+	unsigned char *out = NULL;
+	lzma_ret r;
+
+	if (lzma_stream_decoder(&st, DEBUGDATA_MAX, 0) != LZMA_OK)
+		return NULL;
+	out = xmalloc(cap);
+	st.next_in = in;
+	st.avail_in = in_size;
+	st.next_out = out;
+	st.avail_out = cap;
+	for (;;) {
+		r = lzma_code(&st, LZMA_FINISH);
+		if (r == LZMA_STREAM_END)
+			break;
+		if (r != LZMA_OK && r != LZMA_BUF_ERROR)
+			goto fail;
+		if (st.avail_out)
+			goto fail; /* truncated input */
+		if (cap >= DEBUGDATA_MAX)
+			goto fail;
+		size_t used = cap;
+
+		cap = cap * 2 > DEBUGDATA_MAX ? DEBUGDATA_MAX : cap * 2;
+		out = xreallocarray(out, cap, 1);
+		st.next_out = out + used;
+		st.avail_out = cap - used;
+	}
+	*out_size = cap - st.avail_out;
+	lzma_end(&st);
+	return out;
+fail:
+	lzma_end(&st);
+	free(out);
+	return NULL;
+}
+
+struct sections {
+	Elf_Scn *rela_plt, *plt, *plt_sec;
+	GElf_Shdr rela_plt_sh, plt_sh, plt_sec_sh;
+};
+
+/*
+ * Name the PLT stubs "func@plt", as objdump and perf do: the dynamic
+ * linker's lazy-binding relocations (.rela.plt) list the imported
+ * functions in stub order. On x86-64 each stub is 16 bytes; with IBT the
+ * stubs called are in .plt.sec, else they follow a 16-byte header in .plt.
+ */
+static void read_plt(Elf *elf, const struct sections *sc, struct raw_sym **raw,
+		     size_t *n, size_t *cap, struct arena *arena)
+{
+	Elf_Scn *dynsym = elf_getscn(elf, sc->rela_plt_sh.sh_link);
+	GElf_Shdr dsh;
+	Elf_Data *rel, *syms;
+	uint64_t base;
+	size_t count;
+
+	if (!sc->rela_plt || !dynsym || !gelf_getshdr(dynsym, &dsh) ||
+	    sc->rela_plt_sh.sh_type != SHT_RELA || !sc->rela_plt_sh.sh_entsize)
+		return;
+	if (sc->plt_sec)
+		base = sc->plt_sec_sh.sh_addr;
+	else if (sc->plt)
+		base = sc->plt_sh.sh_addr + 16;
+	else
+		return;
+	rel = elf_getdata(sc->rela_plt, NULL);
+	syms = elf_getdata(dynsym, NULL);
+	if (!rel || !syms)
+		return;
+	count = sc->rela_plt_sh.sh_size / sc->rela_plt_sh.sh_entsize;
+	for (size_t i = 0; i < count; i++) {
+		GElf_Rela r;
+		GElf_Sym sym;
+		const char *name;
+		char *full;
+
+		if (!gelf_getrela(rel, (int)i, &r))
+			break;
+		if (GELF_R_TYPE(r.r_info) != R_X86_64_JUMP_SLOT ||
+		    !gelf_getsym(syms, (int)GELF_R_SYM(r.r_info), &sym))
+			continue;
+		name = elf_strptr(elf, dsh.sh_link, sym.st_name);
+		if (!name || !*name)
+			continue;
+		size_t len = strcspn(name, "@");
+
+		full = arena_alloc(arena, len + sizeof("@plt"));
+		memcpy(full, name, len);
+		memcpy(full + len, "@plt", sizeof("@plt"));
+		ALLOC_GROW(*raw, *n + 1, *cap);
+		(*raw)[(*n)++] = (struct raw_sym){
+			.addr = base + 16 * i, .size = 16, .name = full,
+			.bind_rank = 3,
+		};
+	}
+}
+
+static void read_debuglink(struct elf_object *o, Elf_Scn *scn)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	const char *p;
+	size_t len, off;
+
+	if (!data || !data->d_buf || data->d_size < 8)
+		return;
+	p = data->d_buf;
+	len = strnlen(p, data->d_size);
+	off = (len + 4) & ~(size_t)3;
+	if (!len || len >= data->d_size || off + 4 > data->d_size ||
+	    memchr(p, '/', len))
+		return;
+	o->debuglink = xstrdup(p);
+	memcpy(&o->debuglink_crc, p + off, 4);
+}
+
 struct elf_object *elf_object_load(int fd, const void *image, size_t size)
 {
 	struct raw_sym *raw = NULL;
 	size_t nraw = 0, rawcap = 0, nphdr = 0, loadcap = 0;
 	struct elf_object *o = NULL;
 	Elf_Scn *scn = NULL;
+	struct sections sc = { 0 };
 	GElf_Ehdr eh;
-	Elf *elf;
+	Elf *elf, *mini = NULL;
+	unsigned char *mini_buf = NULL;
+	size_t shstrndx = 0;
 	int err = ENOEXEC;
 
 	if (elf_version(EV_CURRENT) == EV_NONE) {
@@ -168,16 +320,63 @@ struct elf_object *elf_object_load(int fd, const void *image, size_t size)
 		};
 	}
 
+	if (elf_getshdrstrndx(elf, &shstrndx))
+		shstrndx = 0;
 	while ((scn = elf_nextscn(elf, scn))) {
+		const char *name;
 		GElf_Shdr sh;
 
 		if (!gelf_getshdr(scn, &sh))
 			continue;
+		name = shstrndx ? elf_strptr(elf, shstrndx, sh.sh_name) : NULL;
+		if (!name)
+			name = "";
 		if (sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM)
 			read_symtab(elf, scn, &sh, &raw, &nraw, &rawcap);
 		else if (sh.sh_type == SHT_NOTE && !o->build_id)
 			o->build_id = read_build_id(elf, scn);
+		if (sh.sh_type == SHT_NOBITS)
+			continue;
+		if (!strcmp(name, ".debug_info") && sh.sh_size)
+			o->has_dwarf = true;
+		else if (!strcmp(name, ".gnu_debuglink") && !o->debuglink)
+			read_debuglink(o, scn);
+		else if (!strcmp(name, ".rela.plt")) {
+			sc.rela_plt = scn;
+			sc.rela_plt_sh = sh;
+		} else if (!strcmp(name, ".plt")) {
+			sc.plt = scn;
+			sc.plt_sh = sh;
+		} else if (!strcmp(name, ".plt.sec")) {
+			sc.plt_sec = scn;
+			sc.plt_sec_sh = sh;
+		} else if (!strcmp(name, ".gnu_debugdata") && !mini) {
+			Elf_Data *d = elf_rawdata(scn, NULL);
+			size_t n = 0;
+
+			if (d && d->d_buf)
+				mini_buf = unxz(d->d_buf, d->d_size, &n);
+			if (mini_buf)
+				mini = elf_memory((char *)mini_buf, n);
+			if (mini && elf_kind(mini) == ELF_K_ELF) {
+				Elf_Scn *ms = NULL;
+
+				o->has_debugdata = true;
+				while ((ms = elf_nextscn(mini, ms))) {
+					GElf_Shdr msh;
+
+					if (gelf_getshdr(ms, &msh) &&
+					    msh.sh_type == SHT_SYMTAB)
+						read_symtab(mini, ms, &msh, &raw,
+							    &nraw, &rawcap);
+				}
+			} else {
+				log_debug("unreadable .gnu_debugdata");
+			}
+		}
 	}
+	if (eh.e_machine == EM_X86_64)
+		read_plt(elf, &sc, &raw, &nraw, &rawcap, &o->arena);
 
 	if (nraw)
 		qsort(raw, nraw, sizeof(*raw), cmp_raw);
@@ -190,10 +389,11 @@ struct elf_object *elf_object_load(int fd, const void *image, size_t size)
 			continue;
 		}
 		/* Drop a symbol version ("memcpy@@GLIBC_2.14"): it names
-		 * the interface, not the function. */
+		 * the interface, not the function. PLT names are ours. */
 		const char *at = strchr(raw[i].name, '@');
-		size_t len = at && at != raw[i].name ? (size_t)(at - raw[i].name)
-						     : strlen(raw[i].name);
+		size_t len = at && at != raw[i].name && raw[i].bind_rank != 3
+				     ? (size_t)(at - raw[i].name)
+				     : strlen(raw[i].name);
 		char *name = arena_alloc(&o->arena, len + 1);
 
 		memcpy(name, raw[i].name, len);
@@ -202,11 +402,15 @@ struct elf_object *elf_object_load(int fd, const void *image, size_t size)
 			.addr = raw[i].addr,
 			.size = raw[i].size,
 			.name = name,
+			.file = raw[i].file ? intern_file(o, raw[i].file) : NULL,
 		};
 	}
 	err = 0;
 out:
 	free(raw);
+	if (mini)
+		elf_end(mini);
+	free(mini_buf);
 	if (elf)
 		elf_end(elf);
 	if (err) {
@@ -224,6 +428,7 @@ void elf_object_free(struct elf_object *o)
 	free(o->syms);
 	free(o->loads);
 	free(o->build_id);
+	free(o->debuglink);
 	arena_release(&o->arena);
 	free(o);
 }

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include "symbolizer.h"
 
+#include <elfutils/debuginfod.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <sys/mman.h>
+#include <zlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +28,16 @@
 enum obj_state { OBJ_PENDING, OBJ_LOADED, OBJ_FAILED };
 
 /*
+ * What was read from one object: shared by every file with the same
+ * build-id (the same library in many containers, a binary and its copy),
+ * so each is read and indexed once.
+ */
+struct objdata {
+	struct elf_object *elf;     /* symbols and program headers */
+	struct dwarf_index *dwarf;  /* NULL without DWARF */
+};
+
+/*
  * One ELF object, identified by the device and inode the kernel reported
  * for its mapping: every process mapping it shares this entry. While a
  * process lives we hold an fd opened through /proc/PID/map_files, so the
@@ -35,7 +49,17 @@ struct object {
 	char *path;
 	int fd; /* pinned fd, or -1 */
 	enum obj_state state;
-	struct elf_object *elf;
+	struct objdata *data;
+};
+
+/* Code a JIT compiler described in /tmp/perf-PID.map. */
+struct jit_sym {
+	uint64_t start, end;
+	const char *name;
+};
+
+struct demangled {
+	const char *raw, *out;
 };
 
 struct symbolizer {
@@ -51,8 +75,21 @@ struct symbolizer {
 	struct hmap obj_idx;
 	size_t pinned, max_pinned;
 
+	struct objdata **datas;
+	size_t ndatas, datas_alloc;
+	struct hmap build_id_idx;
+
 	struct elf_object *vdso;
 	bool vdso_tried;
+
+	char *debug_dir;
+	bool no_demangle;
+	debuginfod_client *debuginfod;
+	bool debuginfod_tried;
+
+	struct demangled *dems;
+	size_t ndems, dems_alloc;
+	struct hmap dem_idx;
 
 	struct arena arena; /* paths of mappings */
 	struct hmap path_idx;
@@ -70,9 +107,16 @@ struct mapping_rec {
 struct sym_proc {
 	struct symbolizer *s;
 	int pid;
+	int nspid; /* the pid inside its own pid namespace */
 	uint64_t start_ticks; /* /proc/PID/stat starttime */
 	struct mapping_rec *maps;
 	size_t nmaps, maps_alloc;
+	/* The JIT's perf map, read when an anonymous mapping is first
+	 * resolved and again when it has grown. */
+	struct jit_sym *jit;
+	size_t njit;
+	off_t jit_size;
+	struct arena jit_arena;
 };
 
 struct symbolizer *symbolizer_new(const struct sym_opts *opts)
@@ -83,6 +127,9 @@ struct symbolizer *symbolizer_new(const struct sym_opts *opts)
 	s->kallsyms_path = xstrdup(opts && opts->kallsyms_path ?
 					   opts->kallsyms_path : "/proc/kallsyms");
 	s->proc_root = xstrdup(opts && opts->proc_root ? opts->proc_root : "/proc");
+	s->debug_dir = xstrdup(opts && opts->debug_dir ? opts->debug_dir :
+							 "/usr/lib/debug");
+	s->no_demangle = opts && opts->no_demangle;
 	/* Pin at most half the fds we may open; past that, objects are
 	 * opened by path when needed. */
 	s->max_pinned = 256;
@@ -99,10 +146,21 @@ void symbolizer_free(struct symbolizer *s)
 	for (size_t i = 0; i < s->nobjs; i++) {
 		if (s->objs[i].fd >= 0)
 			close(s->objs[i].fd);
-		elf_object_free(s->objs[i].elf);
 		free(s->objs[i].path);
 	}
 	free(s->objs);
+	for (size_t i = 0; i < s->ndatas; i++) {
+		elf_object_free(s->datas[i]->elf);
+		dwarf_index_free(s->datas[i]->dwarf);
+		free(s->datas[i]);
+	}
+	free(s->datas);
+	hmap_release(&s->build_id_idx);
+	free(s->dems);
+	hmap_release(&s->dem_idx);
+	if (s->debuginfod)
+		debuginfod_end(s->debuginfod);
+	free(s->debug_dir);
 	hmap_release(&s->obj_idx);
 	elf_object_free(s->vdso);
 	ksyms_release(&s->ksyms);
@@ -173,7 +231,7 @@ static void result_symbol(struct sym_result *out, const char *name,
 {
 	out->status = SYM_OK;
 	out->nframes = 1;
-	out->frames[0] = (struct sym_frame){ .name = name };
+	out->frames[0] = (struct sym_frame){ .name = name, .system_name = name };
 	out->symbol_offset = symbol_offset;
 }
 
@@ -242,48 +300,220 @@ static uint32_t add_object(struct symbolizer *s, uint64_t dev, uint64_t ino,
 	return i;
 }
 
-/*
- * Distributions ship the full symbol table of a stripped object as a
- * separate file named by its build-id (Debian's *-dbg and *-dbgsym
- * packages). When one is installed and knows more functions, use its
- * symbols; the object's own program headers still place them.
- */
-static void use_debug_file(struct elf_object *elf)
+/* Whether the file at `fd` is an ELF file with the build-id `want`. */
+static bool same_build_id(int fd, const char *want, struct elf_object **out)
 {
-	char path[256];
-	struct elf_object *dbg;
+	struct elf_object *e = elf_object_load(fd, NULL, 0);
+
+	if (e && e->build_id && !strcmp(e->build_id, want)) {
+		*out = e;
+		return true;
+	}
+	elf_object_free(e);
+	return false;
+}
+
+/* The CRC .gnu_debuglink names: zlib's CRC-32 of the whole file. */
+static bool crc_matches(int fd, uint32_t want)
+{
+	struct stat st;
+	void *p;
+	uLong crc;
+
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size <= 0)
+		return false;
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		return false;
+	crc = crc32(0L, Z_NULL, 0);
+	for (off_t off = 0; off < st.st_size;) {
+		uInt n = st.st_size - off > (1 << 30) ? 1u << 30
+						      : (uInt)(st.st_size - off);
+
+		crc = crc32(crc, (const Bytef *)p + off, n);
+		off += n;
+	}
+	munmap(p, (size_t)st.st_size);
+	return (uint32_t)crc == want;
+}
+
+static int open_regular(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static debuginfod_client *get_debuginfod(struct symbolizer *s)
+{
+	const char *urls = getenv("DEBUGINFOD_URLS");
+
+	if (!s->debuginfod_tried) {
+		s->debuginfod_tried = true;
+		if (urls && *urls) {
+			s->debuginfod = debuginfod_begin();
+			if (!s->debuginfod)
+				log_warn("debuginfod: cannot start a client: %s",
+					 strerror(errno));
+		}
+	}
+	return s->debuginfod;
+}
+
+/*
+ * Find the separate debug file of a stripped object, as gdb does: by
+ * build-id under the debug directory, then the file .gnu_debuglink names
+ * (beside the object, in .debug/ beside it, and under the debug directory
+ * by the object's directory), with its CRC checked, then from a debuginfod
+ * server when DEBUGINFOD_URLS names one. Returns an fd or -1; *dbg is the
+ * debug file's symbol tables.
+ */
+static int find_debug_file(struct symbolizer *s, const struct elf_object *elf,
+			   const char *obj_path, struct elf_object **dbg)
+{
+	char path[PATH_MAX];
+	debuginfod_client *c;
 	int fd;
 
-	if (!elf->build_id || strlen(elf->build_id) < 3)
-		return;
-	snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%.2s/%s.debug",
-		 elf->build_id, elf->build_id + 2);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	dbg = elf_object_load(fd, NULL, 0);
-	close(fd);
-	if (!dbg)
-		return;
-	if (dbg->build_id && !strcmp(dbg->build_id, elf->build_id) &&
-	    dbg->nsyms > elf->nsyms) {
-		struct elf_sym *syms = elf->syms;
-		size_t n = elf->nsyms;
-		struct arena a = elf->arena;
-
-		elf->syms = dbg->syms;
-		elf->nsyms = dbg->nsyms;
-		elf->arena = dbg->arena;
-		dbg->syms = syms;
-		dbg->nsyms = n;
-		dbg->arena = a;
-		log_debug("symbols from '%s'", path);
+	*dbg = NULL;
+	if (elf->build_id && strlen(elf->build_id) >= 3) {
+		snprintf(path, sizeof(path), "%s/.build-id/%.2s/%s.debug",
+			 s->debug_dir, elf->build_id, elf->build_id + 2);
+		fd = open_regular(path);
+		if (fd >= 0) {
+			if (same_build_id(fd, elf->build_id, dbg)) {
+				log_debug("debug file '%s'", path);
+				return fd;
+			}
+			log_debug("'%s' is not the debug file it is named for",
+				  path);
+			close(fd);
+		}
 	}
-	elf_object_free(dbg);
+	if (elf->debuglink && obj_path && obj_path[0] == '/') {
+		const char *slash = strrchr(obj_path, '/');
+		int dirlen = (int)(slash - obj_path);
+		for (int i = 0; i < 3; i++) {
+			if (i == 0)
+				snprintf(path, sizeof(path), "%.*s/%s", dirlen,
+					 obj_path, elf->debuglink);
+			else if (i == 1)
+				snprintf(path, sizeof(path), "%.*s/.debug/%s",
+					 dirlen, obj_path, elf->debuglink);
+			else
+				snprintf(path, sizeof(path), "%s%.*s/%s",
+					 s->debug_dir, dirlen, obj_path,
+					 elf->debuglink);
+			if (!strcmp(path, obj_path))
+				continue; /* the object itself */
+			fd = open_regular(path);
+			if (fd < 0)
+				continue;
+			if (crc_matches(fd, elf->debuglink_crc)) {
+				*dbg = elf_object_load(fd, NULL, 0);
+				if (*dbg) {
+					log_debug("debug file '%s'", path);
+					return fd;
+				}
+			} else {
+				log_debug("'%s': CRC differs from .gnu_debuglink",
+					  path);
+			}
+			close(fd);
+		}
+	}
+	if (elf->build_id && (c = get_debuginfod(s))) {
+		char *where = NULL;
+
+		fd = debuginfod_find_debuginfo(
+			c, (const unsigned char *)elf->build_id, 0, &where);
+		if (fd >= 0) {
+			s->stats.debuginfod_fetched++;
+			log_debug("debuginfod: '%s' for %s", where ? where : "?",
+				  elf->build_id);
+			free(where);
+			if (same_build_id(fd, elf->build_id, dbg))
+				return fd;
+			close(fd);
+		} else {
+			s->stats.debuginfod_failed++;
+			log_debug("debuginfod: nothing for %s: %s",
+				  elf->build_id, strerror(-fd));
+		}
+	}
+	return -1;
+}
+
+/* Take the debug file's symbols when it knows more functions. */
+static void adopt_symbols(struct elf_object *elf, struct elf_object *dbg)
+{
+	struct elf_sym *syms = elf->syms;
+	size_t n = elf->nsyms;
+	struct arena a = elf->arena;
+
+	if (dbg->nsyms <= elf->nsyms)
+		return;
+	elf->syms = dbg->syms;
+	elf->nsyms = dbg->nsyms;
+	elf->arena = dbg->arena;
+	dbg->syms = syms;
+	dbg->nsyms = n;
+	dbg->arena = a;
+}
+
+static struct objdata *find_data(struct symbolizer *s, const char *build_id)
+{
+	uint64_t h = hash_str(build_id);
+	size_t pos;
+
+	for (uint32_t i = hmap_first(&s->build_id_idx, h, &pos); i != HMAP_NONE;
+	     i = hmap_next(&s->build_id_idx, h, &pos))
+		if (!strcmp(s->datas[i]->elf->build_id, build_id))
+			return s->datas[i];
+	return NULL;
+}
+
+static struct objdata *new_data(struct symbolizer *s, struct elf_object *elf,
+				int fd, const char *path)
+{
+	struct objdata *d = xcalloc(1, sizeof(*d));
+	struct elf_object *dbg = NULL;
+
+	d->elf = elf;
+	if (elf->has_dwarf) {
+		d->dwarf = dwarf_index_open(fd);
+	} else {
+		int dfd = find_debug_file(s, elf, path, &dbg);
+
+		if (dfd >= 0) {
+			s->stats.debug_files++;
+			adopt_symbols(elf, dbg);
+			if (dbg->has_dwarf)
+				d->dwarf = dwarf_index_open(dfd);
+			elf_object_free(dbg);
+			close(dfd);
+		}
+	}
+	if (d->dwarf)
+		s->stats.dwarf_objects++;
+	ALLOC_GROW(s->datas, s->ndatas + 1, s->datas_alloc);
+	if (elf->build_id)
+		hmap_insert(&s->build_id_idx, hash_str(elf->build_id),
+			    (uint32_t)s->ndatas);
+	s->datas[s->ndatas++] = d;
+	s->stats.objects_loaded++;
+	s->stats.symbols += elf->nsyms;
+	return d;
 }
 
 static void load_object(struct symbolizer *s, struct object *o)
 {
+	struct elf_object *elf = NULL;
 	int fd = o->fd;
 
 	if (o->state != OBJ_PENDING)
@@ -302,13 +532,16 @@ static void load_object(struct symbolizer *s, struct object *o)
 		}
 	}
 	if (fd >= 0)
-		o->elf = elf_object_load(fd, NULL, 0);
-	if (o->elf)
-		use_debug_file(o->elf);
-	if (o->elf) {
+		elf = elf_object_load(fd, NULL, 0);
+	if (elf) {
+		o->data = elf->build_id ? find_data(s, elf->build_id) : NULL;
+		if (o->data) {
+			s->stats.objects_shared++;
+			elf_object_free(elf);
+		} else {
+			o->data = new_data(s, elf, fd, o->path);
+		}
 		o->state = OBJ_LOADED;
-		s->stats.objects_loaded++;
-		s->stats.symbols += o->elf->nsyms;
 	} else {
 		log_debug("cannot read symbols of '%s': %s", o->path,
 			  fd < 0 ? "cannot open it" : strerror(errno));
@@ -477,6 +710,37 @@ static int read_maps(struct symbolizer *s, int dirfd, struct mapping_rec **out,
 	return 0;
 }
 
+/* The process's pid in its own pid namespace (the last NSpid value),
+ * which names its JIT perf map; 0 when unknown. */
+static int read_nspid(int dirfd)
+{
+	char buf[4096], *p;
+	ssize_t n;
+	int fd = openat(dirfd, "status", O_RDONLY | O_CLOEXEC), pid = 0;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strstr(buf, "\nNSpid:");
+	if (!p)
+		return 0;
+	p += 7;
+	while (*p && *p != '\n') {
+		char *end;
+		long v = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		pid = (int)v;
+		p = end;
+	}
+	return pid;
+}
+
 static int check_start(int dirfd, uint64_t start_boottime_ns, uint64_t *ticks)
 {
 	long hz = sysconf(_SC_CLK_TCK);
@@ -513,6 +777,7 @@ struct sym_proc *sym_proc_capture(struct symbolizer *s, int pid,
 	sp->s = s;
 	sp->pid = pid;
 	sp->start_ticks = ticks;
+	sp->nspid = read_nspid(dirfd);
 	err = read_maps(s, dirfd, &sp->maps, &sp->nmaps, &sp->maps_alloc);
 	close(dirfd);
 	if (err) {
@@ -572,6 +837,8 @@ void sym_proc_free(struct sym_proc *sp)
 	if (!sp)
 		return;
 	free(sp->maps);
+	free(sp->jit);
+	arena_release(&sp->jit_arena);
 	free(sp);
 }
 
@@ -608,15 +875,195 @@ static struct mapping_rec *find_mapping(struct sym_proc *sp, uint64_t a)
 	return NULL;
 }
 
-static void lookup_in(struct elf_object *elf, uint64_t vaddr,
+/*
+ * C++ and Rust names, demangled once each: libiberty's demangler, the one
+ * binutils uses, so names read as addr2line -C and perf print them.
+ */
+static const char *demangle(struct symbolizer *s, const char *raw)
+{
+	uint64_t h;
+	size_t pos;
+	char *d;
+
+	if (!raw || s->no_demangle || raw[0] != '_' ||
+	    (raw[1] != 'Z' && raw[1] != 'R'))
+		return raw;
+	h = hash_combine((uint64_t)(uintptr_t)raw, 0);
+	for (uint32_t i = hmap_first(&s->dem_idx, h, &pos); i != HMAP_NONE;
+	     i = hmap_next(&s->dem_idx, h, &pos))
+		if (s->dems[i].raw == raw)
+			return s->dems[i].out;
+	d = sym_demangle(raw);
+	ALLOC_GROW(s->dems, s->ndems + 1, s->dems_alloc);
+	s->dems[s->ndems] = (struct demangled){
+		.raw = raw, .out = d ? arena_strdup(&s->arena, d) : raw };
+	free(d);
+	hmap_insert(&s->dem_idx, h, (uint32_t)s->ndems);
+	return s->dems[s->ndems++].out;
+}
+
+static void set_frame(struct symbolizer *s, struct sym_frame *f,
+		      const char *raw)
+{
+	f->system_name = raw;
+	f->name = demangle(s, raw);
+}
+
+static void lookup_in(struct symbolizer *s, struct objdata *d, uint64_t vaddr,
 		      struct sym_result *out)
 {
-	const struct elf_sym *sym = elf_object_lookup(elf, vaddr);
+	const struct elf_sym *sym = elf_object_lookup(d->elf, vaddr);
+	struct dwarf_frame df[SYM_MAX_FRAMES];
+	unsigned n = 0;
+	uint64_t entry = 0;
 
 	out->module_offset = vaddr;
 	out->status = SYM_NO_SYMBOL;
-	if (sym)
-		result_symbol(out, sym->name, vaddr - sym->addr);
+	if (d->dwarf && !dwarf_index_lookup(d->dwarf, vaddr, df,
+					    SYM_MAX_FRAMES, &n, &entry) &&
+	    n && (df[n - 1].name || sym)) {
+		for (unsigned i = 0; i < n; i++) {
+			struct sym_frame *f = &out->frames[i];
+
+			*f = (struct sym_frame){
+				.file = df[i].file,
+				.line = df[i].line,
+				.column = df[i].column,
+				.start_line = df[i].decl_line,
+			};
+			set_frame(s, f, df[i].name ? df[i].name : "??");
+			if (!df[i].name)
+				f->system_name = NULL;
+		}
+		/* The outermost frame is named by the symbol table when it
+		 * covers the address, as llvm-symbolizer and addr2line do:
+		 * it knows the split-off parts ("main.cold") and gives a
+		 * linkage name where DWARF has only a plain one (functions
+		 * in anonymous namespaces). */
+		if (sym) {
+			set_frame(s, &out->frames[n - 1], sym->name);
+			entry = sym->addr;
+		}
+		out->status = SYM_OK;
+		out->nframes = n;
+		out->symbol_offset = vaddr - entry;
+		return;
+	}
+	if (sym) {
+		result_symbol(out, NULL, vaddr - sym->addr);
+		set_frame(s, &out->frames[0], sym->name);
+		out->frames[0].file = sym->file;
+	} else if (n && df[0].file && !df[0].name) {
+		/* No function, but the line table covers it (padding
+		 * between functions): keep the line for those who ask. */
+		out->frames[0] = (struct sym_frame){
+			.file = df[0].file, .line = df[0].line,
+			.column = df[0].column };
+		out->nframes = 1;
+	}
+}
+
+/* ---- JIT code ---- */
+
+static int cmp_jit(const void *a, const void *b)
+{
+	const struct jit_sym *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	/* Same start: the later line (stored at the higher address in
+	 * the arena, as lines are read in order) wins. */
+	return x->name < y->name ? -1 : x->name > y->name;
+}
+
+/*
+ * Read the perf map a JIT writes for its code (node --perf-basic-prof,
+ * Java's perf-map-agent, python -X perf): lines "START SIZE NAME" in hex.
+ * It is looked for in the process's own /tmp (a container's) under its
+ * pid there, then in ours.
+ */
+static void read_perf_map(struct sym_proc *sp)
+{
+	char path[PATH_MAX], *line = NULL;
+	size_t cap = 0, alloc = sp->njit;
+	struct stat st;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%d/root/tmp/perf-%d.map",
+		 sp->s->proc_root, sp->pid, sp->nspid ? sp->nspid : sp->pid);
+	f = fopen(path, "re");
+	if (!f) {
+		snprintf(path, sizeof(path), "/tmp/perf-%d.map", sp->pid);
+		f = fopen(path, "re");
+	}
+	if (!f)
+		return;
+	if (fstat(fileno(f), &st) || st.st_size == sp->jit_size) {
+		fclose(f);
+		return;
+	}
+	sp->jit_size = st.st_size;
+	free(sp->jit);
+	sp->jit = NULL;
+	sp->njit = alloc = 0;
+	arena_release(&sp->jit_arena);
+	while (getline(&line, &cap, f) > 0) {
+		char *p = line, *end;
+		uint64_t start, size;
+
+		start = strtoull(p, &end, 16);
+		if (end == p || *end != ' ')
+			continue;
+		p = end + 1;
+		size = strtoull(p, &end, 16);
+		if (end == p || *end != ' ' || !size || start + size < start)
+			continue;
+		p = end + 1;
+		p[strcspn(p, "\n")] = '\0';
+		ALLOC_GROW(sp->jit, sp->njit + 1, alloc);
+		sp->jit[sp->njit++] = (struct jit_sym){
+			start, start + size, arena_strdup(&sp->jit_arena, p) };
+	}
+	free(line);
+	fclose(f);
+	if (sp->njit)
+		qsort(sp->jit, sp->njit, sizeof(*sp->jit), cmp_jit);
+	log_debug("%zu JIT symbols from '%s'", sp->njit, path);
+}
+
+static const struct jit_sym *find_jit(const struct sym_proc *sp, uint64_t a)
+{
+	size_t lo = 0, hi = sp->njit;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (sp->jit[mid].start <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* Entries may overlap when code was replaced: the nearest start
+	 * below the address that still covers it. */
+	for (size_t k = lo, n = 0; k > 0 && n < 16; k--, n++)
+		if (a < sp->jit[k - 1].end)
+			return &sp->jit[k - 1];
+	return NULL;
+}
+
+static bool lookup_jit(struct sym_proc *sp, uint64_t a, struct sym_result *out)
+{
+	const struct jit_sym *j = find_jit(sp, a);
+
+	if (!j) {
+		read_perf_map(sp);
+		j = find_jit(sp, a);
+	}
+	if (!j)
+		return false;
+	out->kind = FRAME_JIT;
+	result_symbol(out, j->name, a - j->start);
+	return true;
 }
 
 void symbolize_user(struct symbolizer *s, struct sym_proc *sp, uint64_t addr,
@@ -624,7 +1071,7 @@ void symbolize_user(struct symbolizer *s, struct sym_proc *sp, uint64_t addr,
 {
 	uint64_t a = is_return ? addr - 1 : addr;
 	struct mapping_rec *r;
-	struct elf_object *elf = NULL;
+	struct objdata vdso = { 0 }, *d = NULL;
 	uint64_t off, vaddr;
 
 	result_init(out, FRAME_USER);
@@ -637,22 +1084,27 @@ void symbolize_user(struct symbolizer *s, struct sym_proc *sp, uint64_t addr,
 	out->module_offset = r->obj == NO_OBJECT ? a - r->m.start : off;
 	out->status = SYM_NO_OBJECT;
 	if (r->obj == VDSO_OBJECT) {
-		elf = get_vdso(s);
+		vdso.elf = get_vdso(s);
+		d = vdso.elf ? &vdso : NULL;
 	} else if (r->obj != NO_OBJECT) {
 		struct object *o = &s->objs[r->obj];
 
 		load_object(s, o);
-		elf = o->elf;
+		d = o->data;
+	} else if (!r->m.path[0] || !strncmp(r->m.path, "[anon", 5) ||
+		   !strncmp(r->m.path, "/memfd:", 7)) {
+		if (lookup_jit(sp, a, out))
+			return;
 	}
-	if (!elf)
+	if (!d)
 		return;
-	if (elf->build_id)
-		r->m.build_id = elf->build_id;
-	if (elf_object_offset_to_vaddr(elf, off, &vaddr)) {
+	if (d->elf->build_id)
+		r->m.build_id = d->elf->build_id;
+	if (elf_object_offset_to_vaddr(d->elf, off, &vaddr)) {
 		out->status = SYM_NO_SYMBOL;
 		return;
 	}
-	lookup_in(elf, vaddr, out);
+	lookup_in(s, d, vaddr, out);
 }
 
 void symbolize_file(struct symbolizer *s, const char *path, uint64_t addr,
@@ -667,12 +1119,42 @@ void symbolize_file(struct symbolizer *s, const char *path, uint64_t addr,
 	out->module = intern_path(s, path);
 	out->module_offset = addr;
 	out->status = SYM_NO_OBJECT;
+	i = symbolizer_open_file(s, path);
+	if (i != NO_OBJECT)
+		lookup_in(s, s->objs[i].data, addr, out);
+}
+
+void symbolize_opened(struct symbolizer *s, uint32_t handle, uint64_t addr,
+		      struct sym_result *out)
+{
+	result_init(out, FRAME_USER);
+	if (handle >= s->nobjs || !s->objs[handle].data)
+		return;
+	out->module = s->objs[handle].path;
+	out->module_offset = addr;
+	lookup_in(s, s->objs[handle].data, addr, out);
+}
+
+uint32_t symbolizer_open_file(struct symbolizer *s, const char *path)
+{
+	struct stat st;
+	uint32_t i;
+
+	if (stat(path, &st))
+		return NO_OBJECT;
+	if (!S_ISREG(st.st_mode)) {
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		return NO_OBJECT;
+	}
 	i = find_object(s, st.st_dev, st.st_ino);
 	if (i == NO_OBJECT)
 		i = add_object(s, st.st_dev, st.st_ino, path);
 	load_object(s, &s->objs[i]);
-	if (s->objs[i].elf)
-		lookup_in(s->objs[i].elf, addr, out);
+	if (s->objs[i].state != OBJ_LOADED) {
+		errno = access(path, R_OK) ? errno : ENOEXEC;
+		return NO_OBJECT;
+	}
+	return i;
 }
 
 void symbolizer_stats(const struct symbolizer *s, struct sym_stats *out)

@@ -29,6 +29,11 @@ struct sym_opts {
 	const char *kallsyms_path;
 	/* Where process information comes from; NULL means /proc. */
 	const char *proc_root;
+	/* Root of separate debug files (.build-id/xx/rest.debug and
+	 * .gnu_debuglink targets); NULL means /usr/lib/debug. */
+	const char *debug_dir;
+	/* Keep C++ and Rust names as the compiler mangled them. */
+	bool no_demangle;
 };
 
 enum sym_status {
@@ -39,10 +44,12 @@ enum sym_status {
 };
 
 struct sym_frame {
-	const char *name; /* function name; NULL unless status is SYM_OK */
-	const char *file; /* source file or NULL */
-	uint32_t line;    /* 0 when unknown */
-	uint32_t column;  /* 0 when unknown */
+	const char *name;        /* function name, demangled; NULL unless SYM_OK */
+	const char *system_name; /* the name as in the object (mangled), or NULL */
+	const char *file;        /* source file or NULL */
+	uint32_t line;           /* 0 when unknown */
+	uint32_t column;         /* 0 when unknown */
+	uint32_t start_line;     /* where the function is declared; 0: unknown */
 };
 
 /* One executable mapping of a process, as /proc/PID/maps described it. */
@@ -56,13 +63,16 @@ struct sym_mapping {
 	bool deleted;         /* the path was marked "(deleted)" */
 };
 
-#define SYM_MAX_FRAMES 16
+#define SYM_MAX_FRAMES 64
 
 struct sym_result {
 	enum sym_status status;
 	enum frame_kind kind;
 	/* Innermost first: frames[0] is the code at the address, later ones
-	 * the functions it was inlined into. At least one when SYM_OK. */
+	 * the functions it was inlined into (so every frame but the last is
+	 * an inlined one). At least one when SYM_OK. Otherwise there may be
+	 * one frame with a file and line but no name (code outside any
+	 * function that the line table still covers). */
 	struct sym_frame frames[SYM_MAX_FRAMES];
 	uint32_t nframes;
 	/* The object: a file path, "[kernel.kallsyms]", a module name, or
@@ -83,6 +93,11 @@ struct sym_stats {
 	uint64_t objects_failed;  /* objects that could not be read */
 	uint64_t symbols;         /* function symbols held, all objects */
 	uint64_t kernel_symbols;  /* from kallsyms */
+	uint64_t objects_shared;  /* files found to be an object already read
+				     (same build-id) */
+	uint64_t debug_files;     /* separate debug files used */
+	uint64_t dwarf_objects;   /* objects with DWARF */
+	uint64_t debuginfod_fetched, debuginfod_failed;
 };
 
 /* Caller owns; free with symbolizer_free(). `opts` may be NULL. */
@@ -137,6 +152,16 @@ void symbolize_user(struct symbolizer *s, struct sym_proc *sp, uint64_t addr,
  */
 void symbolize_file(struct symbolizer *s, const char *path, uint64_t addr,
 		    struct sym_result *out);
+/*
+ * Open and read the object at `path` now (symbolize_file does it on first
+ * use). Returns an internal handle, or UINT32_MAX when the file cannot
+ * be read (errno says why).
+ */
+uint32_t symbolizer_open_file(struct symbolizer *s, const char *path);
+/* symbolize_file for a file opened by symbolizer_open_file: no path
+ * look-up per address. */
+void symbolize_opened(struct symbolizer *s, uint32_t handle, uint64_t addr,
+		      struct sym_result *out);
 
 void symbolizer_stats(const struct symbolizer *s, struct sym_stats *out);
 

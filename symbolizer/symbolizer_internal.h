@@ -58,6 +58,9 @@ struct elf_sym {
 	uint64_t addr;
 	uint64_t size;    /* 0 when the symbol table did not say */
 	const char *name; /* owned by the object's arena */
+	/* For local symbols, the source file the STT_FILE symbol before
+	 * them names (as addr2line and llvm-symbolizer report it), or NULL. */
+	const char *file;
 };
 
 struct elf_load {
@@ -71,6 +74,11 @@ struct elf_object {
 	size_t nloads;
 	char *build_id; /* lower-case hex, or NULL */
 	int elf_type;   /* ET_EXEC, ET_DYN, ... */
+	bool has_dwarf; /* a .debug_info section with contents */
+	bool has_debugdata; /* symbols came from .gnu_debugdata too */
+	char *debuglink; /* .gnu_debuglink file name, or NULL */
+	const char *last_file; /* while loading */
+	uint32_t debuglink_crc;
 	struct arena arena;
 };
 
@@ -92,5 +100,42 @@ const struct elf_sym *elf_object_lookup(const struct elf_object *o,
  */
 int elf_object_offset_to_vaddr(const struct elf_object *o, uint64_t off,
 			       uint64_t *vaddr);
+
+/* ---- demangle.c ---- */
+
+/* The demangled name (malloc'd), or NULL when `raw` is not mangled. */
+char *sym_demangle(const char *raw);
+
+/* ---- dwarf.c: DWARF functions, lines and inlined frames ---- */
+
+struct dwarf_index;
+
+struct dwarf_frame {
+	const char *name; /* raw (mangled) name; NULL when DWARF has none */
+	const char *file; /* NULL when unknown */
+	uint32_t line, column;
+	uint32_t decl_line;
+	uint32_t node; /* internal */
+};
+
+/*
+ * Index the DWARF of the ELF file open at `fd` (duplicated; the caller
+ * keeps its own). NULL when it has no usable DWARF.
+ */
+struct dwarf_index *dwarf_index_open(int fd);
+void dwarf_index_free(struct dwarf_index *d);
+/* Memory the indexes hold now (they grow as units are first used). */
+size_t dwarf_index_bytes(const struct dwarf_index *d);
+/*
+ * The frames at ELF virtual address `addr`, innermost first: frames[0]
+ * is the code at the address, the later ones the functions it was inlined
+ * into, each with the position of its call. `*entry` is the lowest
+ * address of the outermost function (0 when DWARF names no function:
+ * frames[0].name is then NULL and only its file and line are known).
+ * Returns 0, or -ENOENT when DWARF does not describe the address.
+ */
+int dwarf_index_lookup(struct dwarf_index *d, uint64_t addr,
+		       struct dwarf_frame *frames, unsigned max,
+		       unsigned *nframes, uint64_t *entry);
 
 #endif

@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smolder symbolize: addresses to functions, file:line:column and inlined
+ * frames, answered in llvm-symbolizer's output shape, streaming.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../lib/log.h"
+#include "../lib/parse.h"
+#include "../symbolizer/symbolizer.h"
+#include "commands.h"
+
+#define CMD "smolder symbolize"
+
+static const char usage[] =
+	"usage: smolder symbolize (-e FILE | -p PID | --kernel) [OPTIONS] [ADDR...]\n"
+	"\n"
+	"Print the function, source file, line and column, and the inlined\n"
+	"frames at each address, in llvm-symbolizer's output shape: for every\n"
+	"frame, innermost first, a function line and a file:line:column line;\n"
+	"a blank line after each address; '?\?' for what is unknown.\n"
+	"Addresses are hexadecimal (a 0x prefix is optional). With none on the\n"
+	"command line they are read from standard input, one per line, and\n"
+	"each answer is written as soon as it is known.\n"
+	"\n"
+	"  -e, --exe FILE      addresses are ELF virtual addresses in FILE (as\n"
+	"                      addr2line and llvm-symbolizer take them)\n"
+	"  -p, --pid PID       addresses are virtual addresses in process PID\n"
+	"      --kernel        addresses are kernel addresses (/proc/kallsyms)\n"
+	"  -i, --inlines       print inlined frames (the default)\n"
+	"      --no-inlines    print only the innermost frame\n"
+	"  -f, --functions     print function names (the default)\n"
+	"      --no-functions  print only file:line:column\n"
+	"  -C, --demangle      demangle C++ and Rust names (the default)\n"
+	"      --no-demangle   print names as the object has them\n"
+	"  -a, --addresses     print each address before its frames\n"
+	"      --json          one JSON object per address, per line\n"
+	"      --debug-dir DIR separate debug files (default /usr/lib/debug)\n"
+	"  -h, --help          show this help\n"
+	"\n"
+	"DEBUGINFOD_URLS, when set, names debuginfod servers to fetch missing\n"
+	"debug files from.\n";
+
+enum {
+	OPT_KERNEL = 256,
+	OPT_NO_INLINES,
+	OPT_NO_FUNCTIONS,
+	OPT_NO_DEMANGLE,
+	OPT_JSON,
+	OPT_DEBUG_DIR,
+};
+
+static const struct option long_opts[] = {
+	{ "exe", required_argument, NULL, 'e' },
+	{ "obj", required_argument, NULL, 'e' },
+	{ "pid", required_argument, NULL, 'p' },
+	{ "kernel", no_argument, NULL, OPT_KERNEL },
+	{ "inlines", no_argument, NULL, 'i' },
+	{ "no-inlines", no_argument, NULL, OPT_NO_INLINES },
+	{ "functions", no_argument, NULL, 'f' },
+	{ "no-functions", no_argument, NULL, OPT_NO_FUNCTIONS },
+	{ "demangle", no_argument, NULL, 'C' },
+	{ "no-demangle", no_argument, NULL, OPT_NO_DEMANGLE },
+	{ "addresses", no_argument, NULL, 'a' },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+struct symctx {
+	struct symbolizer *s;
+	struct sym_proc *sp;
+	const char *file;
+	uint32_t handle;
+	bool kernel;
+	bool inlines, functions, addresses, json;
+	uint64_t unresolved;
+};
+
+static const char *kind_name(const struct sym_result *r, uint32_t i)
+{
+	if (i + 1 < r->nframes)
+		return "inlined";
+	switch (r->kind) {
+	case FRAME_KERNEL:
+		return "kernel";
+	case FRAME_JIT:
+		return "jit";
+	default:
+		return "user";
+	}
+}
+
+static void answer_json(struct symctx *c, uint64_t addr,
+			const struct sym_result *r)
+{
+	json_t *o = json_object(), *frames = json_array();
+	char hex[32];
+	char *text;
+
+	snprintf(hex, sizeof(hex), "0x%llx", (unsigned long long)addr);
+	json_object_set_new(o, "Address", json_string(hex));
+	json_object_set_new(o, "ModuleName",
+			    r->module ? json_string(r->module) : json_null());
+	if (r->module) {
+		snprintf(hex, sizeof(hex), "0x%llx",
+			 (unsigned long long)r->module_offset);
+		json_object_set_new(o, "ModuleOffset", json_string(hex));
+	}
+	for (uint32_t i = 0; i < r->nframes; i++) {
+		const struct sym_frame *f = &r->frames[i];
+		json_t *fr = json_object();
+
+		if (!c->inlines && i > 0)
+			break;
+		json_object_set_new(fr, "FunctionName",
+				    json_string(c->functions && f->name ? f->name
+									: ""));
+		json_object_set_new(fr, "FileName",
+				    json_string(f->file ? f->file : ""));
+		json_object_set_new(fr, "Line", json_integer(f->line));
+		json_object_set_new(fr, "Column", json_integer(f->column));
+		json_object_set_new(fr, "StartLine", json_integer(f->start_line));
+		json_object_set_new(fr, "Kind", json_string(kind_name(r, i)));
+		json_array_append_new(frames, fr);
+	}
+	json_object_set_new(o, "Symbol", frames);
+	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (text) {
+		fputs(text, stdout);
+		putchar('\n');
+	}
+	free(text);
+	json_decref(o);
+}
+
+static void answer(struct symctx *c, uint64_t addr)
+{
+	struct sym_result r;
+
+	if (c->kernel)
+		symbolize_kernel(c->s, addr, false, &r);
+	else if (c->sp)
+		symbolize_user(c->s, c->sp, addr, false, &r);
+	else
+		symbolize_opened(c->s, c->handle, addr, &r);
+	if (r.status != SYM_OK)
+		c->unresolved++;
+	if (c->json) {
+		answer_json(c, addr, &r);
+		return;
+	}
+	if (c->addresses)
+		printf("0x%llx\n", (unsigned long long)addr);
+	if (r.status != SYM_OK) {
+		const struct sym_frame *f = &r.frames[0];
+
+		if (c->functions)
+			fputs("??\n", stdout);
+		if (r.nframes && f->file)
+			printf("%s:%u:%u\n\n", f->file, f->line, f->column);
+		else
+			fputs("??:0:0\n\n", stdout);
+		return;
+	}
+	for (uint32_t i = 0; i < r.nframes; i++) {
+		const struct sym_frame *f = &r.frames[i];
+
+		if (!c->inlines && i > 0)
+			break;
+		if (c->functions)
+			printf("%s\n", f->name);
+		printf("%s:%u:%u\n", f->file ? f->file : "??", f->line,
+		       f->column);
+	}
+	putchar('\n');
+}
+
+static int parse_addr(const char *s, uint64_t *out)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		s += 2;
+	if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') ||
+	      (*s >= 'A' && *s <= 'F')))
+		return -EINVAL;
+	errno = 0;
+	*out = strtoull(s, &end, 16);
+	if (errno)
+		return -ERANGE;
+	while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
+		end++;
+	return *end ? -EINVAL : 0;
+}
+
+/*
+ * Read addresses from stdin with read(2), flushing our answers whenever
+ * no complete line is waiting: a caller that writes one address and waits
+ * for its answer gets it at once, and a pipe of millions is answered in
+ * large writes.
+ */
+static int from_stdin(struct symctx *c)
+{
+	size_t cap = 1 << 16, len = 0, start = 0;
+	char *buf = malloc(cap);
+	unsigned long lineno = 0;
+	int bad = 0;
+	bool eof = false;
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		char *nl = memchr(buf + start, '\n', len - start);
+
+		if (!nl && !eof) {
+			ssize_t n;
+
+			memmove(buf, buf + start, len - start);
+			len -= start;
+			start = 0;
+			if (len == cap) {
+				char *nb = len > (64u << 20) ? NULL
+							     : realloc(buf, cap * 2);
+
+				if (!nb) {
+					log_err("line %lu: longer than 64 MiB",
+						lineno + 1);
+					free(buf);
+					return -EINVAL;
+				}
+				buf = nb;
+				cap *= 2;
+			}
+			if (fflush(stdout))
+				break;
+			n = read(STDIN_FILENO, buf + len, cap - len);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				log_err("cannot read standard input: %s",
+					strerror(errno));
+				free(buf);
+				return -errno;
+			}
+			if (n == 0)
+				eof = true;
+			len += (size_t)n;
+			continue;
+		}
+		if (!nl && start == len)
+			break;
+		char *line = buf + start;
+		size_t l = nl ? (size_t)(nl - line) : len - start;
+		uint64_t addr;
+
+		line[l] = '\0';
+		start += l + (nl ? 1 : 0);
+		lineno++;
+		if (l == 0 || strspn(line, " \t\r") == l)
+			continue;
+		if (parse_addr(line, &addr)) {
+			if (bad++ < 10)
+				log_err("line %lu: '%.64s' is not a hexadecimal"
+					" address", lineno, line);
+			if (c->json)
+				printf("{\"Error\":\"not an address\"}\n");
+			else
+				fputs(c->functions ? "??\n??:0:0\n\n"
+						   : "??:0:0\n\n", stdout);
+			continue;
+		}
+		answer(c, addr);
+	}
+	free(buf);
+	if (bad > 10)
+		log_err("%d lines were not addresses", bad);
+	return bad ? -EINVAL : 0;
+}
+
+int cmd_symbolize(int argc, char **argv)
+{
+	struct sym_opts so = { 0 };
+	struct symctx c = { .inlines = true, .functions = true };
+	long pid = -1;
+	int opt, err = 0;
+
+	log_set_prefix(CMD);
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":e:p:ifCah", long_opts, NULL)) !=
+	       -1) {
+		switch (opt) {
+		case 'e':
+			c.file = optarg;
+			break;
+		case 'p':
+			if (parse_long(optarg, 1, 0x7fffffff, &pid))
+				return usage_error(CMD, "invalid process id '%s'",
+						   optarg);
+			break;
+		case OPT_KERNEL:
+			c.kernel = true;
+			break;
+		case 'i':
+			c.inlines = true;
+			break;
+		case OPT_NO_INLINES:
+			c.inlines = false;
+			break;
+		case 'f':
+			c.functions = true;
+			break;
+		case OPT_NO_FUNCTIONS:
+			c.functions = false;
+			break;
+		case 'C':
+			so.no_demangle = false;
+			break;
+		case OPT_NO_DEMANGLE:
+			so.no_demangle = true;
+			break;
+		case 'a':
+			c.addresses = true;
+			break;
+		case OPT_JSON:
+			c.json = true;
+			break;
+		case OPT_DEBUG_DIR:
+			so.debug_dir = optarg;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		case ':':
+			return usage_error(CMD, "option '%s' needs a value",
+					   argv[optind - 1]);
+		default:
+			return usage_error(CMD, "unknown option '%s'",
+					   argv[optind - 1]);
+		}
+	}
+	if (!!c.file + (pid > 0) + c.kernel != 1)
+		return usage_error(CMD, "say where the addresses are: one of"
+				   " -e FILE, -p PID or --kernel");
+	for (int i = optind; i < argc; i++) {
+		uint64_t a;
+
+		if (parse_addr(argv[i], &a))
+			return usage_error(CMD, "'%s' is not a hexadecimal"
+					   " address", argv[i]);
+	}
+
+	c.s = symbolizer_new(&so);
+	if (c.file &&
+	    (c.handle = symbolizer_open_file(c.s, c.file)) == UINT32_MAX) {
+		log_err("cannot read '%s': %s", c.file,
+			errno == ENOEXEC ? "not an ELF file" : strerror(errno));
+		symbolizer_free(c.s);
+		return 1;
+	}
+	if (pid > 0) {
+		c.sp = sym_proc_capture(c.s, (int)pid, 0);
+		if (!c.sp) {
+			log_err("cannot read process %ld: %s", pid,
+				errno == ESRCH ? "no such process" : strerror(errno));
+			symbolizer_free(c.s);
+			return 1;
+		}
+	}
+	if (c.kernel && symbolizer_kernel_problem(c.s))
+		log_warn("%s", symbolizer_kernel_problem(c.s));
+
+	if (optind < argc) {
+		for (int i = optind; i < argc; i++) {
+			uint64_t a;
+
+			parse_addr(argv[i], &a);
+			answer(&c, a);
+		}
+	} else {
+		err = from_stdin(&c);
+	}
+	if (c.unresolved)
+		log_info("%llu address(es) not resolved to a function",
+			 (unsigned long long)c.unresolved);
+	sym_proc_free(c.sp);
+	symbolizer_free(c.s);
+	return err ? 1 : 0;
+}

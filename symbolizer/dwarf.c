@@ -1,0 +1,617 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DWARF: functions, file:line:column and inlined frames for an address.
+ *
+ * libdw parses the sections (DWARF 4 and 5, compressed sections, the line
+ * programs, abbreviations and attribute forms); the indexes over what it
+ * parses are our own, because libdw's address look-ups are too slow for a
+ * profiler: dwarf_addrdie needs .debug_aranges (clang and rustc emit none),
+ * dwfl_module_addrinfo scans the symbol table per call, and
+ * dwarf_getscopes walks the unit's DIE tree again for every address.
+ *
+ * The indexes, built lazily:
+ *   - a sorted array of the address ranges of every compilation unit;
+ *   - per unit, on its first look-up: the line table as a sorted array, and
+ *     the functions and inlined instances flattened into disjoint address
+ *     segments, each naming the innermost function or inlined instance that
+ *     covers it; instances point to the one they were inlined into, so the
+ *     whole inline chain of an address is one binary search away.
+ */
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../lib/log.h"
+#include "../lib/xalloc.h"
+#include "symbolizer_internal.h"
+
+#define NO_NODE UINT32_MAX
+#define MAX_DEPTH 128
+
+struct dw_node {
+	const char *name;      /* linkage name if any, else DW_AT_name */
+	const char *call_file; /* inlined instances: where the call was */
+	uint32_t call_line, call_column;
+	uint32_t parent; /* the instance or function it was inlined into */
+	uint32_t decl_line;
+	uint64_t entry; /* lowest address */
+};
+
+struct dw_seg {
+	uint64_t lo, hi;
+	uint32_t node;
+};
+
+struct dw_row {
+	uint64_t addr;
+	const char *file;
+	uint32_t line;
+	uint16_t column;
+	uint16_t end_sequence;
+};
+
+struct dw_cu {
+	Dwarf_Die die;
+	bool built;
+	struct dw_node *nodes;
+	size_t nnodes;
+	struct dw_seg *segs;
+	size_t nsegs;
+	struct dw_row *rows;
+	size_t nrows;
+};
+
+struct dw_range {
+	uint64_t lo, hi;
+	uint32_t cu;
+};
+
+struct dwarf_index {
+	int fd;
+	Elf *elf;
+	Dwarf *dw;
+	struct dw_cu *cus;
+	size_t ncus;
+	struct dw_range *ranges;
+	size_t nranges;
+	size_t bytes; /* memory held by the indexes, for statistics */
+};
+
+static bool usable_range(uint64_t lo, uint64_t hi)
+{
+	/* Ranges of code the linker dropped start at 0 or at -1/-2
+	 * ("tombstones"); they cover nothing that runs. */
+	return lo < hi && lo != 0 && lo < UINT64_MAX - 1;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct dw_range *x = a, *y = b;
+
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	if (x->hi != y->hi)
+		return x->hi > y->hi ? -1 : 1;
+	return x->cu < y->cu ? -1 : x->cu > y->cu;
+}
+
+static void add_range(struct dwarf_index *d, size_t *cap, uint64_t lo,
+		      uint64_t hi, uint32_t cu)
+{
+	if (!usable_range(lo, hi))
+		return;
+	ALLOC_GROW(d->ranges, d->nranges + 1, *cap);
+	d->ranges[d->nranges++] = (struct dw_range){ lo, hi, cu };
+}
+
+/* A unit without ranges of its own (some assemblers' output) still has a
+ * line table: its sequences say which code it describes. */
+static void ranges_from_lines(struct dwarf_index *d, size_t *cap,
+			      Dwarf_Die *cudie, uint32_t cu)
+{
+	Dwarf_Lines *lines;
+	size_t n;
+	uint64_t start = 0;
+	bool open = false;
+
+	if (dwarf_getsrclines(cudie, &lines, &n))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		Dwarf_Line *l = dwarf_onesrcline(lines, i);
+		Dwarf_Addr a;
+		bool end;
+
+		if (!l || dwarf_lineaddr(l, &a) || dwarf_lineendsequence(l, &end))
+			continue;
+		if (!open) {
+			start = a;
+			open = true;
+		}
+		if (end) {
+			add_range(d, cap, start, a, cu);
+			open = false;
+		}
+	}
+}
+
+struct dwarf_index *dwarf_index_open(int fd)
+{
+	struct dwarf_index *d;
+	size_t rcap = 0, cucap = 0;
+	Dwarf_CU *cu = NULL;
+	Dwarf_Die cudie, subdie;
+	uint8_t unit_type;
+	Dwarf_Half version;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return NULL;
+	d = xcalloc(1, sizeof(*d));
+	d->fd = dup(fd);
+	if (d->fd < 0)
+		goto fail;
+	d->elf = elf_begin(d->fd, ELF_C_READ_MMAP, NULL);
+	if (!d->elf)
+		goto fail;
+	d->dw = dwarf_begin_elf(d->elf, DWARF_C_READ, NULL);
+	if (!d->dw)
+		goto fail;
+
+	while (dwarf_get_units(d->dw, cu, &cu, &version, &unit_type, &cudie,
+			       &subdie) == 0) {
+		uint32_t idx = (uint32_t)d->ncus;
+		Dwarf_Addr base, lo, hi;
+		ptrdiff_t off = 0;
+		size_t before = d->nranges;
+
+		if (unit_type != DW_UT_compile && unit_type != DW_UT_partial)
+			continue;
+		if (dwarf_tag(&cudie) != DW_TAG_compile_unit &&
+		    dwarf_tag(&cudie) != DW_TAG_partial_unit)
+			continue;
+		ALLOC_GROW(d->cus, d->ncus + 1, cucap);
+		d->cus[d->ncus++] = (struct dw_cu){ .die = cudie };
+		while ((off = dwarf_ranges(&cudie, off, &base, &lo, &hi)) > 0)
+			add_range(d, &rcap, lo, hi, idx);
+		if (d->nranges == before)
+			ranges_from_lines(d, &rcap, &cudie, idx);
+	}
+	if (!d->ncus)
+		goto fail;
+	if (d->nranges)
+		qsort(d->ranges, d->nranges, sizeof(*d->ranges), cmp_range);
+	d->bytes = d->ncus * sizeof(*d->cus) + d->nranges * sizeof(*d->ranges);
+	return d;
+fail:
+	dwarf_index_free(d);
+	return NULL;
+}
+
+void dwarf_index_free(struct dwarf_index *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->ncus; i++) {
+		free(d->cus[i].nodes);
+		free(d->cus[i].segs);
+		free(d->cus[i].rows);
+	}
+	free(d->cus);
+	free(d->ranges);
+	if (d->dw)
+		dwarf_end(d->dw);
+	if (d->elf)
+		elf_end(d->elf);
+	if (d->fd >= 0)
+		close(d->fd);
+	free(d);
+}
+
+size_t dwarf_index_bytes(const struct dwarf_index *d)
+{
+	return d ? d->bytes : 0;
+}
+
+/* ---- one unit: line table ---- */
+
+static int cmp_row(const void *a, const void *b)
+{
+	const struct dw_row *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	/* A sequence that ends where the next starts: the end first, so
+	 * the address belongs to the new sequence. */
+	if (x->end_sequence != y->end_sequence)
+		return x->end_sequence ? -1 : 1;
+	return 0; /* the caller keeps the line program's order */
+}
+
+struct row_tmp {
+	struct dw_row row;
+	size_t order;
+};
+
+static int cmp_row_tmp(const void *a, const void *b)
+{
+	const struct row_tmp *x = a, *y = b;
+	int c = cmp_row(&x->row, &y->row);
+
+	if (c)
+		return c;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static void build_rows(struct dw_cu *c)
+{
+	Dwarf_Lines *lines;
+	struct row_tmp *tmp;
+	size_t n, k = 0;
+
+	if (dwarf_getsrclines(&c->die, &lines, &n) || !n)
+		return;
+	tmp = xmalloc(n * sizeof(*tmp));
+	for (size_t i = 0; i < n; i++) {
+		Dwarf_Line *l = dwarf_onesrcline(lines, i);
+		Dwarf_Addr a;
+		int line = 0, col = 0;
+		bool end = false;
+
+		if (!l || dwarf_lineaddr(l, &a))
+			continue;
+		dwarf_lineno(l, &line);
+		dwarf_linecol(l, &col);
+		dwarf_lineendsequence(l, &end);
+		tmp[k].row = (struct dw_row){
+			.addr = a,
+			.file = dwarf_linesrc(l, NULL, NULL),
+			.line = line > 0 ? (uint32_t)line : 0,
+			.column = col > 0 && col < 65536 ? (uint16_t)col : 0,
+			.end_sequence = end,
+		};
+		tmp[k].order = i;
+		k++;
+	}
+	qsort(tmp, k, sizeof(*tmp), cmp_row_tmp);
+	c->rows = xmalloc((k ? k : 1) * sizeof(*c->rows));
+	for (size_t i = 0; i < k; i++)
+		c->rows[i] = tmp[i].row;
+	c->nrows = k;
+	free(tmp);
+}
+
+/* ---- one unit: functions and inlined instances ---- */
+
+struct node_range {
+	uint64_t lo, hi;
+	uint32_t node;
+	uint32_t depth;
+};
+
+struct builder {
+	struct dw_cu *c;
+	size_t nodes_cap;
+	struct node_range *ranges;
+	size_t nranges, ranges_cap;
+	Dwarf_Files *files;
+	size_t nfiles;
+};
+
+static const char *die_name(Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	const char *s;
+
+	if ((dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) ||
+	     dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr)) &&
+	    (s = dwarf_formstring(&attr)) && *s)
+		return s;
+	s = dwarf_diename(die);
+	return s && *s ? s : NULL;
+}
+
+static uint32_t attr_udata(Dwarf_Die *die, unsigned name)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Word w;
+
+	if (!dwarf_attr(die, name, &attr) || dwarf_formudata(&attr, &w))
+		return 0;
+	return w > UINT32_MAX ? 0 : (uint32_t)w;
+}
+
+static uint32_t add_node(struct builder *b, Dwarf_Die *die, uint32_t parent,
+			 uint32_t depth, bool inlined)
+{
+	struct dw_cu *c = b->c;
+	uint32_t idx = (uint32_t)c->nnodes;
+	struct dw_node *n;
+	Dwarf_Addr base, lo, hi;
+	ptrdiff_t off = 0;
+	int decl = 0;
+	bool any = false;
+
+	while ((off = dwarf_ranges(die, off, &base, &lo, &hi)) > 0) {
+		if (!usable_range(lo, hi))
+			continue;
+		ALLOC_GROW(b->ranges, b->nranges + 1, b->ranges_cap);
+		b->ranges[b->nranges++] = (struct node_range){
+			lo, hi, idx, depth };
+		any = true;
+	}
+	if (!any)
+		return NO_NODE;
+	ALLOC_GROW(c->nodes, c->nnodes + 1, b->nodes_cap);
+	n = &c->nodes[c->nnodes++];
+	*n = (struct dw_node){ .name = die_name(die), .parent = NO_NODE,
+			       .entry = UINT64_MAX };
+	for (size_t i = b->nranges; i-- > 0 && b->ranges[i].node == idx;)
+		if (b->ranges[i].lo < n->entry)
+			n->entry = b->ranges[i].lo;
+	if (!dwarf_decl_line(die, &decl) && decl > 0)
+		n->decl_line = (uint32_t)decl;
+	if (inlined) {
+		uint32_t file = attr_udata(die, DW_AT_call_file);
+
+		n->parent = parent;
+		n->call_line = attr_udata(die, DW_AT_call_line);
+		n->call_column = attr_udata(die, DW_AT_call_column);
+		if (b->files && file < b->nfiles)
+			n->call_file = dwarf_filesrc(b->files, file, NULL, NULL);
+	}
+	return idx;
+}
+
+/* Which children can hold code. Everything else (types' members,
+ * parameters, variables) is skipped without being read further. */
+static bool may_hold_code(int tag)
+{
+	switch (tag) {
+	case DW_TAG_subprogram:
+	case DW_TAG_inlined_subroutine:
+	case DW_TAG_lexical_block:
+	case DW_TAG_namespace:
+	case DW_TAG_module:
+	case DW_TAG_class_type:
+	case DW_TAG_structure_type:
+	case DW_TAG_union_type:
+	case DW_TAG_try_block:
+	case DW_TAG_catch_block:
+	case DW_TAG_entry_point:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void walk(struct builder *b, Dwarf_Die *parent_die, uint32_t parent,
+		 uint32_t depth)
+{
+	Dwarf_Die child;
+
+	if (depth >= MAX_DEPTH || dwarf_child(parent_die, &child))
+		return;
+	do {
+		int tag = dwarf_tag(&child);
+		uint32_t node = parent, d = depth;
+
+		if (!may_hold_code(tag))
+			continue;
+		if (tag == DW_TAG_subprogram || tag == DW_TAG_entry_point) {
+			/* A function defined inside another is a function of
+			 * its own, not an inlined frame of it. */
+			uint32_t n = add_node(b, &child, NO_NODE, 0, false);
+
+			node = n != NO_NODE ? n : NO_NODE;
+			d = 0;
+		} else if (tag == DW_TAG_inlined_subroutine) {
+			uint32_t n = add_node(b, &child, parent, depth + 1, true);
+
+			if (n != NO_NODE) {
+				node = n;
+				d = depth + 1;
+			}
+		}
+		if (dwarf_haschildren(&child))
+			walk(b, &child, node, d);
+	} while (dwarf_siblingof(&child, &child) == 0);
+}
+
+static int cmp_node_range(const void *a, const void *b)
+{
+	const struct node_range *x = a, *y = b;
+
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	if (x->depth != y->depth)
+		return x->depth < y->depth ? -1 : 1;
+	if (x->hi != y->hi)
+		return x->hi > y->hi ? -1 : 1;
+	return x->node < y->node ? -1 : x->node > y->node;
+}
+
+static void emit(struct dw_cu *c, size_t *cap, uint64_t lo, uint64_t hi,
+		 uint32_t node)
+{
+	if (lo >= hi)
+		return;
+	if (c->nsegs && c->segs[c->nsegs - 1].hi == lo &&
+	    c->segs[c->nsegs - 1].node == node) {
+		c->segs[c->nsegs - 1].hi = hi;
+		return;
+	}
+	ALLOC_GROW(c->segs, c->nsegs + 1, *cap);
+	c->segs[c->nsegs++] = (struct dw_seg){ lo, hi, node };
+}
+
+/*
+ * Flatten nested ranges into disjoint segments owned by the innermost
+ * range: a sweep in address order with a stack of the open ranges.
+ * Ranges that overlap without nesting (not valid DWARF, but seen) are
+ * handled: a range is owned while it is on top of the stack, and stale
+ * entries below emit nothing once the sweep has passed their end.
+ */
+static void flatten(struct builder *b)
+{
+	struct dw_cu *c = b->c;
+	struct node_range *stack;
+	size_t sp = 0, segcap = 0;
+	uint64_t cur = 0;
+
+	if (!b->nranges)
+		return;
+	qsort(b->ranges, b->nranges, sizeof(*b->ranges), cmp_node_range);
+	stack = xmalloc(b->nranges * sizeof(*stack));
+	for (size_t i = 0; i <= b->nranges; i++) {
+		uint64_t lo = i < b->nranges ? b->ranges[i].lo : UINT64_MAX;
+
+		while (sp && stack[sp - 1].hi <= lo) {
+			struct node_range *t = &stack[--sp];
+
+			if (cur < t->hi) {
+				emit(c, &segcap, cur, t->hi, t->node);
+				cur = t->hi;
+			}
+		}
+		if (i == b->nranges)
+			break;
+		if (sp && cur < lo)
+			emit(c, &segcap, cur, lo, stack[sp - 1].node);
+		if (cur < lo)
+			cur = lo;
+		stack[sp++] = b->ranges[i];
+	}
+	free(stack);
+}
+
+static void build_cu(struct dwarf_index *d, struct dw_cu *c)
+{
+	struct builder b = { .c = c };
+
+	c->built = true;
+	build_rows(c);
+	if (dwarf_getsrcfiles(&c->die, &b.files, &b.nfiles))
+		b.files = NULL;
+	walk(&b, &c->die, NO_NODE, 0);
+	flatten(&b);
+	free(b.ranges);
+	d->bytes += c->nnodes * sizeof(*c->nodes) +
+		    c->nsegs * sizeof(*c->segs) + c->nrows * sizeof(*c->rows);
+}
+
+/* ---- look-up ---- */
+
+static struct dw_cu *find_cu(struct dwarf_index *d, uint64_t addr)
+{
+	size_t lo = 0, hi = d->nranges;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (d->ranges[mid].lo <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* Units' ranges can overlap (a partial unit, sloppy producers):
+	 * look back a little for one that covers the address. */
+	for (size_t k = lo, n = 0; k > 0 && n < 8; k--, n++)
+		if (addr < d->ranges[k - 1].hi)
+			return &d->cus[d->ranges[k - 1].cu];
+	return NULL;
+}
+
+static const struct dw_row *find_row(const struct dw_cu *c, uint64_t addr)
+{
+	size_t lo = 0, hi = c->nrows;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->rows[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo || c->rows[lo - 1].end_sequence)
+		return NULL;
+	return &c->rows[lo - 1];
+}
+
+static const struct dw_seg *find_seg(const struct dw_cu *c, uint64_t addr)
+{
+	size_t lo = 0, hi = c->nsegs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->segs[mid].lo <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo && addr < c->segs[lo - 1].hi)
+		return &c->segs[lo - 1];
+	return NULL;
+}
+
+int dwarf_index_lookup(struct dwarf_index *d, uint64_t addr,
+		       struct dwarf_frame *frames, unsigned max,
+		       unsigned *nframes, uint64_t *entry)
+{
+	struct dw_cu *c = find_cu(d, addr);
+	const struct dw_row *row;
+	const struct dw_seg *seg;
+	unsigned n = 0;
+
+	*nframes = 0;
+	if (!c || !max)
+		return -ENOENT;
+	if (!c->built)
+		build_cu(d, c);
+	row = find_row(c, addr);
+	seg = find_seg(c, addr);
+	if (!seg) {
+		if (!row)
+			return -ENOENT;
+		/* Lines but no function (assembly): the caller names it
+		 * from the symbol table. */
+		frames[0] = (struct dwarf_frame){
+			.file = row->file, .line = row->line,
+			.column = row->column };
+		*nframes = 1;
+		*entry = 0;
+		return 0;
+	}
+	for (uint32_t k = seg->node; k != NO_NODE && n < max;
+	     k = c->nodes[k].parent) {
+		const struct dw_node *node = &c->nodes[k];
+
+		if (n == 0) {
+			frames[0] = (struct dwarf_frame){
+				.name = node->name,
+				.file = row ? row->file : NULL,
+				.line = row ? row->line : 0,
+				.column = row ? row->column : 0,
+				.decl_line = node->decl_line,
+			};
+		} else {
+			const struct dw_node *inner = &c->nodes[frames[n - 1].node];
+
+			frames[n] = (struct dwarf_frame){
+				.name = node->name,
+				.file = inner->call_file,
+				.line = inner->call_line,
+				.column = inner->call_column,
+				.decl_line = node->decl_line,
+			};
+		}
+		frames[n].node = k;
+		*entry = node->entry;
+		n++;
+	}
+	*nframes = n;
+	return 0;
+}
