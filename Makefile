@@ -179,12 +179,15 @@ cli-san: $(B)/smolder-san workloads
 # ---- fuzzing: libFuzzer targets over every reader of untrusted input ----
 # The readers and writers are rebuilt with clang and coverage; each target
 # replays its seeds and past crashes (tests/fuzz/corpus, .../regressions),
-# then explores for FUZZ_SECONDS.
-FUZZ_TARGETS := read pprof folded perfscript speedscope
+# then explores for FUZZ_SECONDS. `elf` feeds objects to the symbolizer;
+# libelf and libdw are not instrumented, so only our side guides it.
+FUZZ_TARGETS := read pprof folded perfscript speedscope elf
 FUZZ_SRCS := $(wildcard lib/*.c formats/*.c)
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_OBJS := $(FUZZ_SRCS:%.c=$(B)/fuzz/%.o) $(B)/fuzz/gen/profile.pb-c.o
+# Apart, as they need libdw, libelf and friends the readers' targets do not.
+FUZZ_SYM_OBJS := $(patsubst %.c,$(B)/fuzz/%.o,$(wildcard symbolizer/*.c))
 FUZZ_SECONDS ?= 6
 FUZZ_DEF_read :=
 FUZZ_DEF_pprof := -DFUZZ_PPROF
@@ -196,7 +199,8 @@ $(B)/fuzz/%.o: %.c | $(GEN_HDRS)
 	$(call msg,CC-FUZZ,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_FLAGS) -std=gnu11 -D_GNU_SOURCE $(WARNINGS) \
-		-Wno-unused-command-line-argument -I$(B) -I$(B)/gen -c -o $@ $<
+		-Wno-unused-command-line-argument -I$(B) -I$(B)/gen -MMD -MP \
+		-c -o $@ $<
 
 $(B)/fuzz/gen/%.o: $(B)/gen/%.c $(GEN_HDRS)
 	$(call msg,CC-FUZZ,$<)
@@ -209,17 +213,27 @@ $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_read.c $(FUZZ_OBJS)
 		-std=gnu11 -D_GNU_SOURCE -I$(B)/gen -o $@ $< $(FUZZ_OBJS) \
 		-lz -lxxhash -lprotobuf-c -ljansson -lm
 
+$(B)/fuzz/fuzz_elf: tests/fuzz/fuzz_elf.c $(FUZZ_OBJS) $(FUZZ_SYM_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer $(WARNINGS) \
+		-std=gnu11 -D_GNU_SOURCE -o $@ $< $(FUZZ_OBJS) $(FUZZ_SYM_OBJS) \
+		-ldw -lelf -ldebuginfod -llzma -liberty -lz -lxxhash \
+		-lprotobuf-c -ljansson -lm
+
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 
 fuzz-build: $(FUZZ_BINS)
 
 # A short run of every target (make check); `make fuzz` runs longer.
+# Objects get more room than profiles, so that mutations of a real one
+# (tens of KB) can still grow it.
 fuzz-check: $(FUZZ_BINS)
 	$(Q)for t in $(FUZZ_TARGETS); do \
 		mkdir -p $(B)/fuzz/work/$$t; \
 		echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
+		len=65536; [ $$t = elf ] && len=262144; \
 		$(SAN_ENV) $(B)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
-			-timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+			-timeout=10 -rss_limit_mb=2048 -max_len=$$len \
 			-artifact_prefix=$(B)/fuzz/crash-$$t- \
 			$(B)/fuzz/work/$$t tests/fuzz/corpus/$$t \
 			tests/fuzz/regressions/$$t >$(B)/fuzz/$$t.log 2>&1 || \

@@ -129,6 +129,14 @@ static void answer_json(struct symctx *c, uint64_t addr,
 		json_object_set_new(fr, "Column", json_integer(f->column));
 		json_object_set_new(fr, "StartLine", json_integer(f->start_line));
 		json_object_set_new(fr, "Kind", json_string(kind_name(r, i)));
+		if (i + 1 == r->nframes && r->module) {
+			/* Where the function (the symbol) starts. */
+			snprintf(hex, sizeof(hex), "0x%llx",
+				 (unsigned long long)(r->module_offset -
+						      r->symbol_offset));
+			json_object_set_new(fr, "StartAddress",
+					    json_string(hex));
+		}
 		json_array_append_new(frames, fr);
 	}
 	json_object_set_new(o, "Symbol", frames);
@@ -367,6 +375,16 @@ int cmd_symbolize(int argc, char **argv)
 			errno == ENOEXEC ? "not an ELF file" : strerror(errno));
 		symbolizer_free(c.s);
 		return 1;
+	}
+	if (c.file) {
+		struct sym_stats st;
+
+		symbolizer_stats(c.s, &st);
+		if (!st.symbols && !st.dwarf_objects)
+			log_warn("'%s' has no symbols and no debug information"
+				 " (stripped without a debug file, or"
+				 " truncated): addresses will be unknown",
+				 c.file);
 	}
 	if (pid > 0) {
 		c.sp = sym_proc_capture(c.s, (int)pid, 0);

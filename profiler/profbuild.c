@@ -117,6 +117,9 @@ static uint64_t make_location(struct profbuild *b, const struct sym_result *r,
 			.filename = profile_string(b->p, m->path),
 			.build_id = profile_string(b->p, m->build_id ? m->build_id : ""),
 			.has_functions = r->status == SYM_OK,
+			.has_filenames = r->status == SYM_OK && r->frames[0].file,
+			.has_line_numbers = r->status == SYM_OK && r->frames[0].line,
+			.has_inline_frames = r->status == SYM_OK && r->nframes > 1,
 		};
 
 		mapping_id = profile_add_mapping(b->p, &pm);
@@ -137,7 +140,10 @@ static uint64_t make_location(struct profbuild *b, const struct sym_result *r,
 			}
 			lines[nlines++] = (struct profile_line){
 				.function_id = profile_add_function(
-					b->p, fname, NULL, f->file, 0),
+					b->p, fname,
+					f->system_name != f->name ? f->system_name
+								  : NULL,
+					f->file, f->start_line),
 				.line = f->line,
 				.column = f->column,
 			};

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../lib/hmap.h"
 #include "../lib/log.h"
 #include "../lib/xalloc.h"
 #include "symbolizer_internal.h"
@@ -53,9 +54,16 @@ struct dw_row {
 	uint16_t end_sequence;
 };
 
+struct path_fix {
+	const char *raw, *full;
+};
+
 struct dw_cu {
 	Dwarf_Die die;
 	bool built;
+	const char *comp_dir; /* absolute or relative; NULL when unknown */
+	struct path_fix *paths; /* relative names joined to comp_dir */
+	size_t npaths, paths_cap;
 	struct dw_node *nodes;
 	size_t nnodes;
 	struct dw_seg *segs;
@@ -71,6 +79,12 @@ struct dw_range {
 
 struct dwarf_index {
 	int fd;
+	/* Copies of every name and path handed out: results must not point
+	 * into the file's mapping, which can go away (see symbolizer.c). */
+	struct arena arena;
+	struct hmap str_idx; /* by the address of the string in the file */
+	const char **strs;   /* pairs: original, copy */
+	size_t nstrs, strs_cap;
 	Elf *elf;
 	Dwarf *dw;
 	struct dw_cu *cus;
@@ -197,7 +211,11 @@ void dwarf_index_free(struct dwarf_index *d)
 		free(d->cus[i].nodes);
 		free(d->cus[i].segs);
 		free(d->cus[i].rows);
+		free(d->cus[i].paths);
 	}
+	arena_release(&d->arena);
+	hmap_release(&d->str_idx);
+	free(d->strs);
 	free(d->cus);
 	free(d->ranges);
 	if (d->dw)
@@ -215,6 +233,62 @@ size_t dwarf_index_bytes(const struct dwarf_index *d)
 }
 
 /* ---- one unit: line table ---- */
+
+/* Our copy of a string libdw returned from the mapped file; units share
+ * most of their names (inlined library functions), so one copy each. */
+static const char *own(struct dwarf_index *d, const char *p)
+{
+	uint64_t h;
+	size_t pos;
+
+	if (!p)
+		return NULL;
+	h = hash_combine((uint64_t)(uintptr_t)p, 1);
+	for (uint32_t i = hmap_first(&d->str_idx, h, &pos); i != HMAP_NONE;
+	     i = hmap_next(&d->str_idx, h, &pos))
+		if (d->strs[2 * i] == p)
+			return d->strs[2 * i + 1];
+	ALLOC_GROW(d->strs, 2 * d->nstrs + 2, d->strs_cap);
+	d->strs[2 * d->nstrs] = p;
+	d->strs[2 * d->nstrs + 1] = arena_strdup(&d->arena, p);
+	hmap_insert(&d->str_idx, h, (uint32_t)d->nstrs);
+	return d->strs[2 * d->nstrs++ + 1];
+}
+
+/*
+ * libdw joins a file name to its directory entry but leaves the result
+ * relative when the directory is (glibc's "../sysdeps/..." under a
+ * comp_dir of "./io"). Like llvm-symbolizer and addr2line, put the unit's
+ * compilation directory in front. Units name few files; consecutive
+ * look-ups are mostly for the same one.
+ */
+static const char *full_path(struct dwarf_index *d, struct dw_cu *c,
+			     const char *raw)
+{
+	size_t ld, lr;
+	char *p;
+
+	if (!raw)
+		return NULL;
+	if (c->npaths && c->paths[c->npaths - 1].raw == raw)
+		return c->paths[c->npaths - 1].full;
+	for (size_t i = 0; i < c->npaths; i++)
+		if (c->paths[i].raw == raw)
+			return c->paths[i].full;
+	if (raw[0] == '/' || !c->comp_dir) {
+		p = (char *)own(d, raw);
+	} else {
+		ld = strlen(c->comp_dir);
+		lr = strlen(raw);
+		p = arena_alloc(&d->arena, ld + lr + 2);
+		memcpy(p, c->comp_dir, ld);
+		p[ld] = '/';
+		memcpy(p + ld + 1, raw, lr + 1);
+	}
+	ALLOC_GROW(c->paths, c->npaths + 1, c->paths_cap);
+	c->paths[c->npaths++] = (struct path_fix){ raw, p };
+	return p;
+}
 
 static int cmp_row(const void *a, const void *b)
 {
@@ -244,7 +318,7 @@ static int cmp_row_tmp(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static void build_rows(struct dw_cu *c)
+static void build_rows(struct dwarf_index *d, struct dw_cu *c)
 {
 	Dwarf_Lines *lines;
 	struct row_tmp *tmp;
@@ -266,7 +340,7 @@ static void build_rows(struct dw_cu *c)
 		dwarf_lineendsequence(l, &end);
 		tmp[k].row = (struct dw_row){
 			.addr = a,
-			.file = dwarf_linesrc(l, NULL, NULL),
+			.file = full_path(d, c, dwarf_linesrc(l, NULL, NULL)),
 			.line = line > 0 ? (uint32_t)line : 0,
 			.column = col > 0 && col < 65536 ? (uint16_t)col : 0,
 			.end_sequence = end,
@@ -291,6 +365,7 @@ struct node_range {
 };
 
 struct builder {
+	struct dwarf_index *d;
 	struct dw_cu *c;
 	size_t nodes_cap;
 	struct node_range *ranges;
@@ -345,7 +420,8 @@ static uint32_t add_node(struct builder *b, Dwarf_Die *die, uint32_t parent,
 		return NO_NODE;
 	ALLOC_GROW(c->nodes, c->nnodes + 1, b->nodes_cap);
 	n = &c->nodes[c->nnodes++];
-	*n = (struct dw_node){ .name = die_name(die), .parent = NO_NODE,
+	*n = (struct dw_node){ .name = own(b->d, die_name(die)),
+			       .parent = NO_NODE,
 			       .entry = UINT64_MAX };
 	for (size_t i = b->nranges; i-- > 0 && b->ranges[i].node == idx;)
 		if (b->ranges[i].lo < n->entry)
@@ -359,7 +435,8 @@ static uint32_t add_node(struct builder *b, Dwarf_Die *die, uint32_t parent,
 		n->call_line = attr_udata(die, DW_AT_call_line);
 		n->call_column = attr_udata(die, DW_AT_call_column);
 		if (b->files && file < b->nfiles)
-			n->call_file = dwarf_filesrc(b->files, file, NULL, NULL);
+			n->call_file = full_path(b->d, c, dwarf_filesrc(
+							 b->files, file, NULL, NULL));
 	}
 	return idx;
 }
@@ -488,10 +565,13 @@ static void flatten(struct builder *b)
 
 static void build_cu(struct dwarf_index *d, struct dw_cu *c)
 {
-	struct builder b = { .c = c };
+	struct builder b = { .d = d, .c = c };
+	Dwarf_Attribute attr;
 
 	c->built = true;
-	build_rows(c);
+	if (dwarf_attr(&c->die, DW_AT_comp_dir, &attr))
+		c->comp_dir = dwarf_formstring(&attr);
+	build_rows(d, c);
 	if (dwarf_getsrcfiles(&c->die, &b.files, &b.nfiles))
 		b.files = NULL;
 	walk(&b, &c->die, NO_NODE, 0);

@@ -199,64 +199,108 @@ fail:
 	return NULL;
 }
 
-struct sections {
-	Elf_Scn *rela_plt, *plt, *plt_sec;
-	GElf_Shdr rela_plt_sh, plt_sh, plt_sec_sh;
+struct plt_scn {
+	Elf_Scn *scn;
+	GElf_Shdr sh;
 };
 
+struct sections {
+	struct plt_scn plt[3];   /* .plt, .plt.sec, .plt.got */
+	struct plt_scn rela[2];  /* .rela.plt, .rela.dyn */
+};
+
+/* The symbol a relocation of the GOT slot at `slot` binds, or NULL. */
+static const char *slot_symbol(Elf *elf, const struct sections *sc,
+			       uint64_t slot)
+{
+	for (int k = 0; k < 2; k++) {
+		const struct plt_scn *r = &sc->rela[k];
+		Elf_Scn *dynsym;
+		Elf_Data *rel, *syms;
+		GElf_Shdr dsh;
+		size_t count;
+
+		if (!r->scn || r->sh.sh_type != SHT_RELA || !r->sh.sh_entsize)
+			continue;
+		dynsym = elf_getscn(elf, r->sh.sh_link);
+		if (!dynsym || !gelf_getshdr(dynsym, &dsh) ||
+		    !(rel = elf_getdata(r->scn, NULL)) ||
+		    !(syms = elf_getdata(dynsym, NULL)))
+			continue;
+		count = r->sh.sh_size / r->sh.sh_entsize;
+		for (size_t i = 0; i < count; i++) {
+			GElf_Rela rela;
+			GElf_Sym sym;
+			int type;
+
+			if (!gelf_getrela(rel, (int)i, &rela))
+				break;
+			type = (int)GELF_R_TYPE(rela.r_info);
+			if (rela.r_offset != slot ||
+			    (type != R_X86_64_JUMP_SLOT &&
+			     type != R_X86_64_GLOB_DAT) ||
+			    !gelf_getsym(syms, (int)GELF_R_SYM(rela.r_info), &sym))
+				continue;
+			return elf_strptr(elf, dsh.sh_link, sym.st_name);
+		}
+	}
+	return NULL;
+}
+
 /*
- * Name the PLT stubs "func@plt", as objdump and perf do: the dynamic
- * linker's lazy-binding relocations (.rela.plt) list the imported
- * functions in stub order. On x86-64 each stub is 16 bytes; with IBT the
- * stubs called are in .plt.sec, else they follow a 16-byte header in .plt.
+ * Name the PLT stubs "func@plt", as objdump and perf do. Each x86-64 stub
+ * jumps through a GOT slot (jmp *disp(%rip), after an endbr64 and a bnd
+ * prefix when built for CET); the dynamic relocation of that slot names
+ * the function. Stubs live in .plt (lazy binding, after a 16-byte
+ * header), .plt.sec (with IBT) and .plt.got (functions whose address is
+ * taken). Sections are small; the relocations are searched per stub.
  */
 static void read_plt(Elf *elf, const struct sections *sc, struct raw_sym **raw,
 		     size_t *n, size_t *cap, struct arena *arena)
 {
-	Elf_Scn *dynsym = elf_getscn(elf, sc->rela_plt_sh.sh_link);
-	GElf_Shdr dsh;
-	Elf_Data *rel, *syms;
-	uint64_t base;
-	size_t count;
+	for (int k = 0; k < 3; k++) {
+		const struct plt_scn *p = &sc->plt[k];
+		uint64_t step;
+		Elf_Data *data;
+		const unsigned char *b;
 
-	if (!sc->rela_plt || !dynsym || !gelf_getshdr(dynsym, &dsh) ||
-	    sc->rela_plt_sh.sh_type != SHT_RELA || !sc->rela_plt_sh.sh_entsize)
-		return;
-	if (sc->plt_sec)
-		base = sc->plt_sec_sh.sh_addr;
-	else if (sc->plt)
-		base = sc->plt_sh.sh_addr + 16;
-	else
-		return;
-	rel = elf_getdata(sc->rela_plt, NULL);
-	syms = elf_getdata(dynsym, NULL);
-	if (!rel || !syms)
-		return;
-	count = sc->rela_plt_sh.sh_size / sc->rela_plt_sh.sh_entsize;
-	for (size_t i = 0; i < count; i++) {
-		GElf_Rela r;
-		GElf_Sym sym;
-		const char *name;
-		char *full;
-
-		if (!gelf_getrela(rel, (int)i, &r))
-			break;
-		if (GELF_R_TYPE(r.r_info) != R_X86_64_JUMP_SLOT ||
-		    !gelf_getsym(syms, (int)GELF_R_SYM(r.r_info), &sym))
+		if (!p->scn || p->sh.sh_type != SHT_PROGBITS ||
+		    !(data = elf_getdata(p->scn, NULL)) || !data->d_buf)
 			continue;
-		name = elf_strptr(elf, dsh.sh_link, sym.st_name);
-		if (!name || !*name)
-			continue;
-		size_t len = strcspn(name, "@");
+		step = p->sh.sh_entsize >= 8 && p->sh.sh_entsize <= 32
+			       ? p->sh.sh_entsize : 16;
+		b = data->d_buf;
+		for (uint64_t off = 0; off + step <= data->d_size; off += step) {
+			const unsigned char *e = b + off;
+			uint64_t at = 0;
+			const char *name;
+			char *full;
+			int32_t disp;
 
-		full = arena_alloc(arena, len + sizeof("@plt"));
-		memcpy(full, name, len);
-		memcpy(full + len, "@plt", sizeof("@plt"));
-		ALLOC_GROW(*raw, *n + 1, *cap);
-		(*raw)[(*n)++] = (struct raw_sym){
-			.addr = base + 16 * i, .size = 16, .name = full,
-			.bind_rank = 3,
-		};
+			for (uint64_t i = 0; i + 6 <= step && i <= 6; i++) {
+				if (e[i] == 0xff && e[i + 1] == 0x25) {
+					at = i;
+					break;
+				}
+			}
+			if (!at && !(e[0] == 0xff && e[1] == 0x25))
+				continue;
+			memcpy(&disp, e + at + 2, 4);
+			name = slot_symbol(elf, sc, p->sh.sh_addr + off + at + 6 +
+						    (int64_t)disp);
+			if (!name || !*name)
+				continue;
+			size_t len = strcspn(name, "@");
+
+			full = arena_alloc(arena, len + sizeof("@plt"));
+			memcpy(full, name, len);
+			memcpy(full + len, "@plt", sizeof("@plt"));
+			ALLOC_GROW(*raw, *n + 1, *cap);
+			(*raw)[(*n)++] = (struct raw_sym){
+				.addr = p->sh.sh_addr + off, .size = step,
+				.name = full, .bind_rank = 3,
+			};
+		}
 	}
 }
 
@@ -341,16 +385,17 @@ struct elf_object *elf_object_load(int fd, const void *image, size_t size)
 			o->has_dwarf = true;
 		else if (!strcmp(name, ".gnu_debuglink") && !o->debuglink)
 			read_debuglink(o, scn);
-		else if (!strcmp(name, ".rela.plt")) {
-			sc.rela_plt = scn;
-			sc.rela_plt_sh = sh;
-		} else if (!strcmp(name, ".plt")) {
-			sc.plt = scn;
-			sc.plt_sh = sh;
-		} else if (!strcmp(name, ".plt.sec")) {
-			sc.plt_sec = scn;
-			sc.plt_sec_sh = sh;
-		} else if (!strcmp(name, ".gnu_debugdata") && !mini) {
+		else if (!strcmp(name, ".rela.plt"))
+			sc.rela[0] = (struct plt_scn){ scn, sh };
+		else if (!strcmp(name, ".rela.dyn"))
+			sc.rela[1] = (struct plt_scn){ scn, sh };
+		else if (!strcmp(name, ".plt"))
+			sc.plt[0] = (struct plt_scn){ scn, sh };
+		else if (!strcmp(name, ".plt.sec"))
+			sc.plt[1] = (struct plt_scn){ scn, sh };
+		else if (!strcmp(name, ".plt.got"))
+			sc.plt[2] = (struct plt_scn){ scn, sh };
+		else if (!strcmp(name, ".gnu_debugdata") && !mini) {
 			Elf_Data *d = elf_rawdata(scn, NULL);
 			size_t n = 0;
 

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <zlib.h>
 #include <stdio.h>
@@ -35,6 +37,8 @@ enum obj_state { OBJ_PENDING, OBJ_LOADED, OBJ_FAILED };
 struct objdata {
 	struct elf_object *elf;     /* symbols and program headers */
 	struct dwarf_index *dwarf;  /* NULL without DWARF */
+	bool dwarf_lost;            /* its file shrank under us */
+	const char *path;           /* for messages */
 };
 
 /*
@@ -449,15 +453,42 @@ static int find_debug_file(struct symbolizer *s, const struct elf_object *elf,
 	return -1;
 }
 
-/* Take the debug file's symbols when it knows more functions. */
+static int cmp_sym_addr(const void *a, const void *b)
+{
+	const struct elf_sym *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/*
+ * Take the debug file's symbols when it knows more functions, keeping the
+ * PLT stubs only the object itself can name (a debug file's .plt has no
+ * contents).
+ */
 static void adopt_symbols(struct elf_object *elf, struct elf_object *dbg)
 {
 	struct elf_sym *syms = elf->syms;
-	size_t n = elf->nsyms;
+	size_t n = elf->nsyms, nplt = 0, k;
 	struct arena a = elf->arena;
 
 	if (dbg->nsyms <= elf->nsyms)
 		return;
+	for (size_t i = 0; i < n; i++)
+		nplt += strstr(syms[i].name, "@plt") != NULL;
+	if (nplt) {
+		dbg->syms = xreallocarray(dbg->syms, dbg->nsyms + nplt,
+					  sizeof(*dbg->syms));
+		k = dbg->nsyms;
+		for (size_t i = 0; i < n; i++) {
+			if (!strstr(syms[i].name, "@plt"))
+				continue;
+			dbg->syms[k] = syms[i];
+			dbg->syms[k++].name = arena_strdup(&dbg->arena,
+							   syms[i].name);
+		}
+		dbg->nsyms = k;
+		qsort(dbg->syms, dbg->nsyms, sizeof(*dbg->syms), cmp_sym_addr);
+	}
 	elf->syms = dbg->syms;
 	elf->nsyms = dbg->nsyms;
 	elf->arena = dbg->arena;
@@ -478,6 +509,8 @@ static struct objdata *find_data(struct symbolizer *s, const char *build_id)
 	return NULL;
 }
 
+static void install_bus_guard(void);
+
 static struct objdata *new_data(struct symbolizer *s, struct elf_object *elf,
 				int fd, const char *path)
 {
@@ -485,6 +518,7 @@ static struct objdata *new_data(struct symbolizer *s, struct elf_object *elf,
 	struct elf_object *dbg = NULL;
 
 	d->elf = elf;
+	d->path = intern_path(s, path);
 	if (elf->has_dwarf) {
 		d->dwarf = dwarf_index_open(fd);
 	} else {
@@ -499,8 +533,10 @@ static struct objdata *new_data(struct symbolizer *s, struct elf_object *elf,
 			close(dfd);
 		}
 	}
-	if (d->dwarf)
+	if (d->dwarf) {
 		s->stats.dwarf_objects++;
+		install_bus_guard();
+	}
 	ALLOC_GROW(s->datas, s->ndatas + 1, s->datas_alloc);
 	if (elf->build_id)
 		hmap_insert(&s->build_id_idx, hash_str(elf->build_id),
@@ -909,6 +945,69 @@ static void set_frame(struct symbolizer *s, struct sym_frame *f,
 	f->name = demangle(s, raw);
 }
 
+/*
+ * libdw reads DWARF from a mapping of the file. A file truncated while
+ * mapped (rewritten in place: `cp new old`, a linker writing over its
+ * output) makes the pages past the new end raise SIGBUS. Look-ups run
+ * under a guard: the fault jumps back, and that object's DWARF is no
+ * longer used (its symbols are our own copies and stay good). A deleted
+ * or renamed-over file is no problem: its inode lives while mapped.
+ */
+static __thread sigjmp_buf *bus_guard;
+static struct sigaction prev_bus;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	if (bus_guard)
+		siglongjmp(*bus_guard, 1);
+	if ((prev_bus.sa_flags & SA_SIGINFO) && prev_bus.sa_sigaction) {
+		prev_bus.sa_sigaction(sig, si, uc);
+	} else if (prev_bus.sa_handler != SIG_DFL &&
+		   prev_bus.sa_handler != SIG_IGN) {
+		prev_bus.sa_handler(sig);
+	} else {
+		signal(SIGBUS, SIG_DFL);
+		raise(SIGBUS);
+	}
+}
+
+static void install_bus_guard(void)
+{
+	static bool done;
+	struct sigaction sa = { .sa_sigaction = on_sigbus,
+				/* no mask to restore after the jump */
+				.sa_flags = SA_SIGINFO | SA_NODEFER };
+
+	if (done)
+		return;
+	done = true;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &prev_bus);
+}
+
+static int guarded_dwarf_lookup(struct symbolizer *s, struct objdata *d,
+				uint64_t vaddr, struct dwarf_frame *df,
+				unsigned *n, uint64_t *entry)
+{
+	sigjmp_buf jb;
+	int r;
+
+	if (sigsetjmp(jb, 0)) {
+		bus_guard = NULL;
+		d->dwarf_lost = true;
+		s->stats.objects_lost++;
+		log_warn("'%s' shrank while it was being read (rewritten in"
+			 " place?): its source lines are no longer used",
+			 d->path ? d->path : "?");
+		*n = 0;
+		return -EIO;
+	}
+	bus_guard = &jb;
+	r = dwarf_index_lookup(d->dwarf, vaddr, df, SYM_MAX_FRAMES, n, entry);
+	bus_guard = NULL;
+	return r;
+}
+
 static void lookup_in(struct symbolizer *s, struct objdata *d, uint64_t vaddr,
 		      struct sym_result *out)
 {
@@ -919,8 +1018,8 @@ static void lookup_in(struct symbolizer *s, struct objdata *d, uint64_t vaddr,
 
 	out->module_offset = vaddr;
 	out->status = SYM_NO_SYMBOL;
-	if (d->dwarf && !dwarf_index_lookup(d->dwarf, vaddr, df,
-					    SYM_MAX_FRAMES, &n, &entry) &&
+	if (d->dwarf && !d->dwarf_lost &&
+	    !guarded_dwarf_lookup(s, d, vaddr, df, &n, &entry) &&
 	    n && (df[n - 1].name || sym)) {
 		for (unsigned i = 0; i < n; i++) {
 			struct sym_frame *f = &out->frames[i];

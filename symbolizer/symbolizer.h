@@ -98,6 +98,8 @@ struct sym_stats {
 	uint64_t debug_files;     /* separate debug files used */
 	uint64_t dwarf_objects;   /* objects with DWARF */
 	uint64_t debuginfod_fetched, debuginfod_failed;
+	uint64_t objects_lost;    /* files that shrank while mapped: their
+				     DWARF is no longer used */
 };
 
 /* Caller owns; free with symbolizer_free(). `opts` may be NULL. */

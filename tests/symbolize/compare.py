@@ -22,6 +22,7 @@ Prints the agreement and the first disagreements; exits 1 when either
 required agreement is below --min (percent).
 """
 import argparse
+import os
 import random
 import re
 import subprocess
@@ -138,8 +139,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--smolder", required=True)
     ap.add_argument("--obj", required=True, help="object to symbolize")
-    ap.add_argument("--text-of", help="take .text addresses from this file "
-                    "(default: --obj)")
+    ap.add_argument("--peer-obj", help="the object the other tools read "
+                    "(default: --obj; for a stripped --obj, its original)")
     ap.add_argument("--debug-dir", help="smolder's --debug-dir")
     ap.add_argument("--sample", type=int, default=0,
                     help="at most this many addresses (seeded sample)")
@@ -148,7 +149,8 @@ def main():
     ap.add_argument("--no-addr2line", action="store_true")
     args = ap.parse_args()
 
-    addrs = text_addresses(args.text_of or args.obj)
+    peer = args.peer_obj or args.obj
+    addrs = text_addresses(peer)
     if args.sample and len(addrs) > args.sample:
         addrs = sorted(random.Random(1).sample(addrs, args.sample))
     if not addrs:
@@ -160,14 +162,14 @@ def main():
     n = len(addrs)
     ours = [norm_unknown(b) for b in parse_llvm_shape(run(sm, addrs), n)]
     llvm = parse_llvm_shape(run(["llvm-symbolizer-14", "--no-demangle",
-                                 "--obj", args.obj], addrs), n)
+                                 "--obj", peer], addrs), n)
     llvm = [norm_unknown(b) for b in demangle_all(llvm)]
-    print("%s: %d addresses" % (args.obj, n))
+    print("%s: %d addresses" % (os.path.basename(args.obj), n))
     ok = report("function, file:line:column vs llvm-symbolizer",
                 addrs, list(zip(ours, llvm)), args.show) >= args.min
     if not args.no_addr2line:
         a2l = parse_addr2line(run(["addr2line", "-a", "-f", "-i", "-C", "-e",
-                                   args.obj], addrs), n)
+                                   peer], addrs), n)
         a2l = [norm_unknown(b) for b in a2l]
         ours3 = [[f[:3] for f in b] for b in ours]
         llvm3 = [[f[:3] for f in b] for b in llvm]
