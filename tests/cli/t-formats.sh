@@ -96,7 +96,7 @@ check "... with perf's thread names as roots" grep -q "^ratio;.*main;run_workloa
 "$SMOLDER" flamegraph "$T/r.pb.gz" -o "$T/b.svg"
 check "the SVG is well-formed XML" xmllint --noout "$T/a.svg"
 check "the same input gives the same bytes" cmp -s "$T/a.svg" "$T/b.svg"
-check "frames have tooltips with values and shares" grep -Eq "<title>hot_a \([0-9.]+ s, [0-9.]+%\)</title>" "$T/a.svg"
+check "frames have tooltips with values and shares" grep -Eq "<title>hot_a \([0-9.]+ m?s, [0-9.]+%\)</title>" "$T/a.svg"
 check "the script is embedded (no network)" sh -c 'grep -q "function zoom" "$1" && ! grep -Eq "(src|href)=\"https?:" "$1"' _ "$T/a.svg"
 "$SMOLDER" flamegraph "$T/r.pb.gz" --title "My Title" --subtitle "Sub" --icicle --reverse --colors blue --width 800 -o "$T/c.svg"
 check "--title, --subtitle, --icicle, --width" sh -c 'grep -q ">My Title<" "$1" && grep -q ">Sub<" "$1" && grep -q "data-icicle=\"1\"" "$1" && grep -q "width=\"800\"" "$1"' _ "$T/c.svg"
