@@ -31,6 +31,11 @@
 
 #define NO_NODE UINT32_MAX
 #define MAX_DEPTH 128
+/* How deep the DIE tree is walked (the walk recurses once per level).
+ * Namespaces, classes, functions, blocks and inline chains nest a few
+ * dozen deep in real code; hostile DWARF can nest a DIE per byte and
+ * would exhaust the stack. */
+#define MAX_NESTING 256
 
 struct dw_node {
 	const char *name;      /* linkage name if any, else DW_AT_name */
@@ -156,7 +161,7 @@ struct dwarf_index *dwarf_index_open(int fd)
 	struct dwarf_index *d;
 	size_t rcap = 0, cucap = 0;
 	Dwarf_CU *cu = NULL;
-	Dwarf_Die cudie, subdie;
+	Dwarf_Die cudie;
 	uint8_t unit_type;
 	Dwarf_Half version;
 
@@ -173,8 +178,11 @@ struct dwarf_index *dwarf_index_open(int fd)
 	if (!d->dw)
 		goto fail;
 
+	/* No sub-DIE: asked for one, libdw opens the split unit a skeleton
+	 * names (DW_AT_dwo_name, a path the object chooses, in blocking
+	 * mode: a FIFO there would hang us). Skeletons are skipped anyway. */
 	while (dwarf_get_units(d->dw, cu, &cu, &version, &unit_type, &cudie,
-			       &subdie) == 0) {
+			       NULL) == 0) {
 		uint32_t idx = (uint32_t)d->ncus;
 		Dwarf_Addr base, lo, hi;
 		ptrdiff_t off = 0;
@@ -464,11 +472,12 @@ static bool may_hold_code(int tag)
 }
 
 static void walk(struct builder *b, Dwarf_Die *parent_die, uint32_t parent,
-		 uint32_t depth)
+		 uint32_t depth, uint32_t level)
 {
 	Dwarf_Die child;
 
-	if (depth >= MAX_DEPTH || dwarf_child(parent_die, &child))
+	if (depth >= MAX_DEPTH || level >= MAX_NESTING ||
+	    dwarf_child(parent_die, &child))
 		return;
 	do {
 		int tag = dwarf_tag(&child);
@@ -492,7 +501,7 @@ static void walk(struct builder *b, Dwarf_Die *parent_die, uint32_t parent,
 			}
 		}
 		if (dwarf_haschildren(&child))
-			walk(b, &child, node, d);
+			walk(b, &child, node, d, level + 1);
 	} while (dwarf_siblingof(&child, &child) == 0);
 }
 
@@ -574,7 +583,7 @@ static void build_cu(struct dwarf_index *d, struct dw_cu *c)
 	build_rows(d, c);
 	if (dwarf_getsrcfiles(&c->die, &b.files, &b.nfiles))
 		b.files = NULL;
-	walk(&b, &c->die, NO_NODE, 0);
+	walk(&b, &c->die, NO_NODE, 0, 0);
 	flatten(&b);
 	free(b.ranges);
 	d->bytes += c->nnodes * sizeof(*c->nodes) +

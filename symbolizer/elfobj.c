@@ -333,6 +333,7 @@ struct elf_object *elf_object_load(int fd, const void *image, size_t size)
 	Elf *elf, *mini = NULL;
 	unsigned char *mini_buf = NULL;
 	size_t shstrndx = 0;
+	bool debugdata_seen = false;
 	int err = ENOEXEC;
 
 	if (elf_version(EV_CURRENT) == EV_NONE) {
@@ -395,10 +396,14 @@ struct elf_object *elf_object_load(int fd, const void *image, size_t size)
 			sc.plt[1] = (struct plt_scn){ scn, sh };
 		else if (!strcmp(name, ".plt.got"))
 			sc.plt[2] = (struct plt_scn){ scn, sh };
-		else if (!strcmp(name, ".gnu_debugdata") && !mini) {
+		else if (!strcmp(name, ".gnu_debugdata") && !debugdata_seen) {
+			/* The first only: real files have one, each costs a
+			 * decompression of up to DEBUGDATA_MAX, and a second
+			 * would be decompressed over mini_buf. */
 			Elf_Data *d = elf_rawdata(scn, NULL);
 			size_t n = 0;
 
+			debugdata_seen = true;
 			if (d && d->d_buf)
 				mini_buf = unxz(d->d_buf, d->d_size, &n);
 			if (mini_buf)

@@ -8,7 +8,10 @@
  * The input is written to a memfd and opened as /proc/self/fd/N, which is
  * a regular file to the symbolizer, with a fresh inode each run. Separate
  * debug files are looked for in a directory that does not exist, and
- * debuginfod is switched off, so nothing but the input is read.
+ * debuginfod is switched off. Two look-ups remain that the input steers:
+ * a .gnu_debuglink name is tried beside the object, that is as another fd
+ * under /proc/self/fd (used only if its CRC matches), and libdw tries the
+ * file a .gnu_debugaltlink names.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -32,8 +35,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	/* libdebuginfod and libdw's alternate-file look-up read this; a
-	 * fuzzer must not reach for the network. */
+	/* Read by our debuginfod fallback, and by libdw's own client when
+	 * it looks for files: a fuzzer must not reach for the network. */
 	unsetenv("DEBUGINFOD_URLS");
 	return 0;
 }
@@ -47,7 +50,7 @@ static uint64_t get_u64(const uint8_t *data, size_t size, size_t off)
 	return v;
 }
 
-static uint32_t get_u16(const uint8_t *data, size_t size, size_t off)
+static uint16_t get_u16(const uint8_t *data, size_t size, size_t off)
 {
 	uint16_t v = 0;
 
@@ -179,7 +182,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			lookup(&run, fixed[i]);
 		/* The entry point, and values where a mutation steers them. */
 		lookup(&run, get_u64(data, size, 0x18));
-		lookup(&run, get_u64(data, size, size / 2 & ~(size_t)7));
+		lookup(&run, get_u64(data, size, (size / 2) & ~(size_t)7));
 		if (size >= 8)
 			lookup(&run, get_u64(data, size, size - 8));
 		lookup_sections(&run, data, size);
