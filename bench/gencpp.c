@@ -175,7 +175,7 @@ static const char header[] =
 	"\n"
 	"} // namespace gen\n";
 
-/* One function: number i of unit u; first is the first number of the unit
+/* Function number i, in the unit whose first function is number first
  * (calls go to earlier functions of the same unit only, so they need no
  * declarations from elsewhere). */
 static void function(FILE *f, unsigned i, unsigned first)
