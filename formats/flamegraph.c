@@ -880,22 +880,10 @@ static int draw(struct tree *t, size_t shape_nodes, const struct profile *p,
 	return d.err;
 }
 
-static int pick_value(const struct profile *p, int requested)
-{
-	if (requested >= 0)
-		return (size_t)requested < p->nsample_types ? requested : -1;
-	for (size_t i = 0; i < p->nsample_types; i++)
-		if (p->default_sample_type &&
-		    p->sample_types[i].type == p->default_sample_type)
-			return (int)i;
-	/* pprof's rule: the last sample type is the default. */
-	return p->nsample_types ? (int)p->nsample_types - 1 : -1;
-}
-
 int flamegraph_write(const struct profile *p, const struct fg_opts *o, FILE *f)
 {
 	struct tree t = { 0 };
-	int vi = pick_value(p, o->value_index), err;
+	int vi = profile_value_index(p, o->value_index), err;
 	int64_t total;
 
 	if (vi < 0)
@@ -915,8 +903,8 @@ int flamegraph_diff_write(const struct profile *base, const struct profile *new,
 	struct tree t = { 0 };
 	const struct profile *shape = negate ? base : new;
 	const struct profile *other = negate ? new : base;
-	int vs = pick_value(shape, o->value_index);
-	int vo = pick_value(other, o->value_index);
+	int vs = profile_value_index(shape, o->value_index);
+	int vo = profile_value_index(other, o->value_index);
 	int64_t ts, to;
 	uint32_t other_root;
 	size_t shape_nodes;

@@ -279,3 +279,15 @@ int64_t profile_total(const struct profile *p, int idx)
 		t += p->samples[i].values[idx];
 	return t;
 }
+
+int profile_value_index(const struct profile *p, int requested)
+{
+	if (requested >= 0)
+		return (size_t)requested < p->nsample_types ? requested : -1;
+	for (size_t i = 0; i < p->nsample_types; i++)
+		if (p->default_sample_type &&
+		    p->sample_types[i].type == p->default_sample_type)
+			return (int)i;
+	/* pprof's rule: the last sample type is the default. */
+	return p->nsample_types ? (int)p->nsample_types - 1 : -1;
+}

@@ -174,6 +174,12 @@ const char *profile_sample_label_str(const struct profile *p,
 				     const char *key);
 /* Index of the sample type named `type`, or -1. */
 int profile_sample_type_index(const struct profile *p, const char *type);
+/*
+ * The sample type to show: `requested` when it is a valid index (-1 when
+ * it is out of range), else the profile's default_sample_type, else, by
+ * pprof's rule, the last one; -1 when there is none.
+ */
+int profile_value_index(const struct profile *p, int requested);
 /* Sum of column `idx` over all samples. */
 int64_t profile_total(const struct profile *p, int idx);
 

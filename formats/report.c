@@ -28,17 +28,6 @@ struct table {
 	bool lines;
 };
 
-int report_value_index(const struct profile *p, int requested)
-{
-	if (requested >= 0)
-		return (size_t)requested < p->nsample_types ? requested : -1;
-	for (size_t i = 0; i < p->nsample_types; i++)
-		if (p->default_sample_type &&
-		    p->sample_types[i].type == p->default_sample_type)
-			return (int)i;
-	return p->nsample_types ? (int)p->nsample_types - 1 : -1;
-}
-
 static struct row *row_for(struct table *t, const char *name)
 {
 	uint64_t h = hash_str(name);
@@ -172,7 +161,7 @@ static int cmp_rows(const void *a, const void *b)
 int report_write(const struct profile *p, const struct report_opts *o, FILE *f)
 {
 	struct table t = { .lines = o->lines };
-	int vi = report_value_index(p, o->value_index);
+	int vi = profile_value_index(p, o->value_index);
 	bool ns;
 	int64_t total, sum = 0, shown = 0;
 	size_t nrows;
@@ -226,8 +215,8 @@ int report_diff_write(const struct profile *base, const struct profile *new,
 		      const struct report_opts *o, FILE *f)
 {
 	struct table t = { .lines = o->lines };
-	int vb = report_value_index(base, o->value_index);
-	int vn = report_value_index(new, o->value_index);
+	int vb = profile_value_index(base, o->value_index);
+	int vn = profile_value_index(new, o->value_index);
 	int64_t tb, tn;
 	size_t nrows;
 

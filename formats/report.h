@@ -38,7 +38,4 @@ int report_write(const struct profile *p, const struct report_opts *o,
 int report_diff_write(const struct profile *base, const struct profile *new,
 		      const struct report_opts *o, FILE *f);
 
-/* The sample type `o` asks for, by index: -1 when there is none. */
-int report_value_index(const struct profile *p, int requested);
-
 #endif

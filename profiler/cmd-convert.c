@@ -48,12 +48,8 @@ int cmd_convert(int argc, char **argv)
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
-		case ':':
-			return usage_error(CMD, "option '%s' needs a value",
-					   argv[optind - 1]);
 		default:
-			return usage_error(CMD, "unknown option '%s'",
-					   argv[optind - 1]);
+			return option_error(CMD, opt, argv);
 		}
 	}
 	if (optind >= argc)

@@ -92,18 +92,12 @@ int cmd_diff(int argc, char **argv)
 			fputs(usage, stdout);
 			return 0;
 		case ':':
-			return usage_error(CMD, "option '%s' needs a value",
-					   argv[optind - 1]);
 		case '?':
-			return usage_error(CMD, "unknown option '%s'",
-					   argv[optind - 1]);
+			return option_error(CMD, opt, argv);
 		default:
 			r = fg_parse_option(CMD, opt, optarg, &fg, &value_name);
 			if (r)
-				return r == 1 ? usage_error(CMD, "unknown option"
-							    " '%s'",
-							    argv[optind - 1])
-					      : r;
+				return r == 1 ? option_error(CMD, '?', argv) : r;
 		}
 	}
 	if (argc - optind != 2)

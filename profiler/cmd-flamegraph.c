@@ -148,15 +148,10 @@ int cmd_flamegraph(int argc, char **argv)
 		} else if (opt == 'h') {
 			fputs(usage, stdout);
 			return 0;
-		} else if (opt == ':') {
-			return usage_error(CMD, "option '%s' needs a value",
-					   argv[optind - 1]);
-		} else if (opt == '?') {
-			return usage_error(CMD, "unknown option '%s'",
-					   argv[optind - 1]);
+		} else if (opt == ':' || opt == '?') {
+			return option_error(CMD, opt, argv);
 		} else if ((r = fg_parse_option(CMD, opt, optarg, &fg, &value_name)) != 0) {
-			return r == 1 ? usage_error(CMD, "unknown option '%s'",
-						    argv[optind - 1]) : r;
+			return r == 1 ? option_error(CMD, '?', argv) : r;
 		}
 	}
 	if (optind >= argc)

@@ -285,14 +285,8 @@ int cmd_record(int argc, char **argv)
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
-		case ':':
-			return usage_error("smolder record",
-					   "option '%s' needs a value",
-					   argv[optind - 1]);
 		default:
-			return usage_error("smolder record",
-					   "unknown option '%s'",
-					   argv[optind - 1]);
+			return option_error("smolder record", opt, argv);
 		}
 	}
 	if (optind < argc)

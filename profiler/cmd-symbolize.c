@@ -149,6 +149,17 @@ static void answer_json(struct symctx *c, uint64_t addr,
 	json_decref(o);
 }
 
+/* An answer without a function, in llvm-symbolizer's spelling. */
+static void print_unknown(const struct symctx *c, const struct sym_frame *f)
+{
+	if (c->functions)
+		fputs("??\n", stdout);
+	if (f && f->file)
+		printf("%s:%u:%u\n\n", f->file, f->line, f->column);
+	else
+		fputs("??:0:0\n\n", stdout);
+}
+
 static void answer(struct symctx *c, uint64_t addr)
 {
 	struct sym_result r;
@@ -168,14 +179,9 @@ static void answer(struct symctx *c, uint64_t addr)
 	if (c->addresses)
 		printf("0x%llx\n", (unsigned long long)addr);
 	if (r.status != SYM_OK) {
-		const struct sym_frame *f = &r.frames[0];
-
-		if (c->functions)
-			fputs("??\n", stdout);
-		if (r.nframes && f->file)
-			printf("%s:%u:%u\n\n", f->file, f->line, f->column);
-		else
-			fputs("??:0:0\n\n", stdout);
+		/* Maybe a line without a function (padding the line table
+		 * covers): "??" and that line. */
+		print_unknown(c, r.nframes ? &r.frames[0] : NULL);
 		return;
 	}
 	for (uint32_t i = 0; i < r.nframes; i++) {
@@ -283,8 +289,7 @@ static int from_stdin(struct symctx *c)
 			if (c->json)
 				printf("{\"Error\":\"not an address\"}\n");
 			else
-				fputs(c->functions ? "??\n??:0:0\n\n"
-						   : "??:0:0\n\n", stdout);
+				print_unknown(c, NULL);
 			continue;
 		}
 		answer(c, addr);
@@ -349,12 +354,8 @@ int cmd_symbolize(int argc, char **argv)
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
-		case ':':
-			return usage_error(CMD, "option '%s' needs a value",
-					   argv[optind - 1]);
 		default:
-			return usage_error(CMD, "unknown option '%s'",
-					   argv[optind - 1]);
+			return option_error(CMD, opt, argv);
 		}
 	}
 	if (!!c.file + (pid > 0) + c.kernel != 1)

@@ -65,5 +65,11 @@ int fg_value_index(const char *path, const struct profile *p,
  */
 int usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/*
+ * The usage error for what getopt_long (with a leading ':' in its option
+ * string) returned as `opt` for argv[optind - 1]: ':' for an option
+ * missing its value, anything else for an unknown option.
+ */
+int option_error(const char *cmd, int opt, char **argv);
 
 #endif

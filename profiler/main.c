@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* smolder: the command table and what every command shares. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,14 @@ int usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, " (see '%s --help')\n", cmd);
 	return EXIT_USAGE;
+}
+
+int option_error(const char *cmd, int opt, char **argv)
+{
+	if (opt == ':')
+		return usage_error(cmd, "option '%s' needs a value",
+				   argv[optind - 1]);
+	return usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
 }
 
 /* Data written to stdout that never arrived is an error, not a success. */

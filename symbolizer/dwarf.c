@@ -298,17 +298,15 @@ static const char *full_path(struct dwarf_index *d, struct dw_cu *c,
 	return p;
 }
 
-static int cmp_row(const void *a, const void *b)
+static int cmp_row(const struct dw_row *x, const struct dw_row *y)
 {
-	const struct dw_row *x = a, *y = b;
-
 	if (x->addr != y->addr)
 		return x->addr < y->addr ? -1 : 1;
 	/* A sequence that ends where the next starts: the end first, so
 	 * the address belongs to the new sequence. */
 	if (x->end_sequence != y->end_sequence)
 		return x->end_sequence ? -1 : 1;
-	return 0; /* the caller keeps the line program's order */
+	return 0;
 }
 
 struct row_tmp {
@@ -326,15 +324,29 @@ static int cmp_row_tmp(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
+/* Sort rows by address, keeping the line program's order among equals
+ * (qsort is not stable: the original position breaks ties). */
+static void sort_rows(struct dw_row *rows, size_t n)
+{
+	struct row_tmp *tmp = xmalloc(n * sizeof(*tmp));
+
+	for (size_t i = 0; i < n; i++)
+		tmp[i] = (struct row_tmp){ rows[i], i };
+	qsort(tmp, n, sizeof(*tmp), cmp_row_tmp);
+	for (size_t i = 0; i < n; i++)
+		rows[i] = tmp[i].row;
+	free(tmp);
+}
+
 static void build_rows(struct dwarf_index *d, struct dw_cu *c)
 {
 	Dwarf_Lines *lines;
-	struct row_tmp *tmp;
 	size_t n, k = 0;
+	bool sorted = true;
 
 	if (dwarf_getsrclines(&c->die, &lines, &n) || !n)
 		return;
-	tmp = xmalloc(n * sizeof(*tmp));
+	c->rows = xmalloc(n * sizeof(*c->rows));
 	for (size_t i = 0; i < n; i++) {
 		Dwarf_Line *l = dwarf_onesrcline(lines, i);
 		Dwarf_Addr a;
@@ -346,22 +358,21 @@ static void build_rows(struct dwarf_index *d, struct dw_cu *c)
 		dwarf_lineno(l, &line);
 		dwarf_linecol(l, &col);
 		dwarf_lineendsequence(l, &end);
-		tmp[k].row = (struct dw_row){
+		c->rows[k] = (struct dw_row){
 			.addr = a,
 			.file = full_path(d, c, dwarf_linesrc(l, NULL, NULL)),
 			.line = line > 0 ? (uint32_t)line : 0,
 			.column = col > 0 && col < 65536 ? (uint16_t)col : 0,
 			.end_sequence = end,
 		};
-		tmp[k].order = i;
+		if (k && cmp_row(&c->rows[k - 1], &c->rows[k]) > 0)
+			sorted = false;
 		k++;
 	}
-	qsort(tmp, k, sizeof(*tmp), cmp_row_tmp);
-	c->rows = xmalloc((k ? k : 1) * sizeof(*c->rows));
-	for (size_t i = 0; i < k; i++)
-		c->rows[i] = tmp[i].row;
+	/* libdw hands the rows over sorted already; sort only if not. */
+	if (!sorted)
+		sort_rows(c->rows, k);
 	c->nrows = k;
-	free(tmp);
 }
 
 /* ---- one unit: functions and inlined instances ---- */
@@ -412,9 +423,9 @@ static uint32_t add_node(struct builder *b, Dwarf_Die *die, uint32_t parent,
 	uint32_t idx = (uint32_t)c->nnodes;
 	struct dw_node *n;
 	Dwarf_Addr base, lo, hi;
+	uint64_t entry = UINT64_MAX;
 	ptrdiff_t off = 0;
 	int decl = 0;
-	bool any = false;
 
 	while ((off = dwarf_ranges(die, off, &base, &lo, &hi)) > 0) {
 		if (!usable_range(lo, hi))
@@ -422,18 +433,15 @@ static uint32_t add_node(struct builder *b, Dwarf_Die *die, uint32_t parent,
 		ALLOC_GROW(b->ranges, b->nranges + 1, b->ranges_cap);
 		b->ranges[b->nranges++] = (struct node_range){
 			lo, hi, idx, depth };
-		any = true;
+		if (lo < entry)
+			entry = lo;
 	}
-	if (!any)
+	if (entry == UINT64_MAX)
 		return NO_NODE;
 	ALLOC_GROW(c->nodes, c->nnodes + 1, b->nodes_cap);
 	n = &c->nodes[c->nnodes++];
 	*n = (struct dw_node){ .name = own(b->d, die_name(die)),
-			       .parent = NO_NODE,
-			       .entry = UINT64_MAX };
-	for (size_t i = b->nranges; i-- > 0 && b->ranges[i].node == idx;)
-		if (b->ranges[i].lo < n->entry)
-			n->entry = b->ranges[i].lo;
+			       .parent = NO_NODE, .entry = entry };
 	if (!dwarf_decl_line(die, &decl) && decl > 0)
 		n->decl_line = (uint32_t)decl;
 	if (inlined) {
@@ -674,30 +682,27 @@ int dwarf_index_lookup(struct dwarf_index *d, uint64_t addr,
 		*entry = 0;
 		return 0;
 	}
-	for (uint32_t k = seg->node; k != NO_NODE && n < max;
-	     k = c->nodes[k].parent) {
+	for (uint32_t k = seg->node, inner = NO_NODE; k != NO_NODE && n < max;
+	     inner = k, k = c->nodes[k].parent) {
 		const struct dw_node *node = &c->nodes[k];
 
-		if (n == 0) {
-			frames[0] = (struct dwarf_frame){
-				.name = node->name,
+		/* The innermost frame is where the line table puts the
+		 * address; each outer one, where the frame inside it was
+		 * called from. */
+		if (inner == NO_NODE)
+			frames[n] = (struct dwarf_frame){
 				.file = row ? row->file : NULL,
 				.line = row ? row->line : 0,
 				.column = row ? row->column : 0,
-				.decl_line = node->decl_line,
 			};
-		} else {
-			const struct dw_node *inner = &c->nodes[frames[n - 1].node];
-
+		else
 			frames[n] = (struct dwarf_frame){
-				.name = node->name,
-				.file = inner->call_file,
-				.line = inner->call_line,
-				.column = inner->call_column,
-				.decl_line = node->decl_line,
+				.file = c->nodes[inner].call_file,
+				.line = c->nodes[inner].call_line,
+				.column = c->nodes[inner].call_column,
 			};
-		}
-		frames[n].node = k;
+		frames[n].name = node->name;
+		frames[n].decl_line = node->decl_line;
 		*entry = node->entry;
 		n++;
 	}

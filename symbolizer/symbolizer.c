@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../lib/hmap.h"
@@ -120,6 +121,7 @@ struct sym_proc {
 	struct jit_sym *jit;
 	size_t njit;
 	off_t jit_size;
+	uint64_t jit_read_ns; /* CLOCK_MONOTONIC of the last look for it */
 	struct arena jit_arena;
 };
 
@@ -1085,9 +1087,18 @@ static void read_perf_map(struct sym_proc *sp)
 {
 	char path[PATH_MAX], *line = NULL;
 	size_t cap = 0, alloc = sp->njit;
+	struct timespec ts;
 	struct stat st;
+	uint64_t now;
 	FILE *f;
 
+	/* Many addresses can miss (code the JIT did not describe, or no
+	 * map at all): look at the files at most once a second. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (sp->jit_read_ns && now - sp->jit_read_ns < 1000000000ull)
+		return;
+	sp->jit_read_ns = now;
 	snprintf(path, sizeof(path), "%s/%d/root/tmp/perf-%d.map",
 		 sp->s->proc_root, sp->pid, sp->nspid ? sp->nspid : sp->pid);
 	f = fopen(path, "re");
@@ -1206,40 +1217,14 @@ void symbolize_user(struct symbolizer *s, struct sym_proc *sp, uint64_t addr,
 	lookup_in(s, d, vaddr, out);
 }
 
-void symbolize_file(struct symbolizer *s, const char *path, uint64_t addr,
-		    struct sym_result *out)
+/* symbolizer_open_file; *exists says whether the path names anything. */
+static uint32_t open_file(struct symbolizer *s, const char *path, bool *exists)
 {
 	struct stat st;
 	uint32_t i;
 
-	result_init(out, FRAME_USER);
-	if (stat(path, &st))
-		return;
-	out->module = intern_path(s, path);
-	out->module_offset = addr;
-	out->status = SYM_NO_OBJECT;
-	i = symbolizer_open_file(s, path);
-	if (i != NO_OBJECT)
-		lookup_in(s, s->objs[i].data, addr, out);
-}
-
-void symbolize_opened(struct symbolizer *s, uint32_t handle, uint64_t addr,
-		      struct sym_result *out)
-{
-	result_init(out, FRAME_USER);
-	if (handle >= s->nobjs || !s->objs[handle].data)
-		return;
-	out->module = s->objs[handle].path;
-	out->module_offset = addr;
-	lookup_in(s, s->objs[handle].data, addr, out);
-}
-
-uint32_t symbolizer_open_file(struct symbolizer *s, const char *path)
-{
-	struct stat st;
-	uint32_t i;
-
-	if (stat(path, &st))
+	*exists = !stat(path, &st);
+	if (!*exists)
 		return NO_OBJECT;
 	if (!S_ISREG(st.st_mode)) {
 		errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
@@ -1254,6 +1239,42 @@ uint32_t symbolizer_open_file(struct symbolizer *s, const char *path)
 		return NO_OBJECT;
 	}
 	return i;
+}
+
+uint32_t symbolizer_open_file(struct symbolizer *s, const char *path)
+{
+	bool exists;
+
+	return open_file(s, path, &exists);
+}
+
+void symbolize_opened(struct symbolizer *s, uint32_t handle, uint64_t addr,
+		      struct sym_result *out)
+{
+	result_init(out, FRAME_USER);
+	if (handle >= s->nobjs || !s->objs[handle].data)
+		return;
+	out->module = s->objs[handle].path;
+	out->module_offset = addr;
+	lookup_in(s, s->objs[handle].data, addr, out);
+}
+
+void symbolize_file(struct symbolizer *s, const char *path, uint64_t addr,
+		    struct sym_result *out)
+{
+	bool exists;
+	uint32_t i = open_file(s, path, &exists);
+
+	if (i != NO_OBJECT) {
+		symbolize_opened(s, i, addr, out);
+		return;
+	}
+	result_init(out, FRAME_USER);
+	if (!exists)
+		return; /* SYM_NO_MAPPING */
+	out->module = intern_path(s, path);
+	out->module_offset = addr;
+	out->status = SYM_NO_OBJECT;
 }
 
 void symbolizer_stats(const struct symbolizer *s, struct sym_stats *out)

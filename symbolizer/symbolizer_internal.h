@@ -115,7 +115,6 @@ struct dwarf_frame {
 	const char *file; /* NULL when unknown */
 	uint32_t line, column;
 	uint32_t decl_line;
-	uint32_t node; /* internal */
 };
 
 /*
