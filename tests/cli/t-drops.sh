@@ -9,7 +9,7 @@ summary_count() {
 }
 
 # Stacks deeper than the kernel's limit (127 frames) are truncated.
-bg "$W/deep" 200 6
+bg "$W/deep" 200 60 # long enough for the three recordings, even under ASan
 sleep 0.2
 "$SMOLDER" record -p "$BG" -F 999 -d 2 -o "$T/deep.folded" 2>"$T/err"
 n=$(summary_count "$T/err" "truncated stacks")

@@ -5,6 +5,10 @@
  * hot_a. A profiler should see main;run_workload;hot_a and
  * main;run_workload;hot_b in a 3:1 ratio.
  *
+ * Each round's length is drawn at random (hot_a always 3 times hot_b's):
+ * a workload with a fixed period close to the sampling period would beat
+ * with it, and the samples would fall in one function more than its share.
+ *
  * usage: ratio [SECONDS]   (default: run until killed)
  */
 #include <stdint.h>
@@ -21,14 +25,25 @@ static volatile uint64_t sink;
 			sink = sink * 6364136223846793005ull + i; \
 	} while (0)
 
-__attribute__((noinline)) void hot_a(void)
+__attribute__((noinline)) void hot_a(uint64_t n)
 {
-	SPIN(3 * UNIT);
+	SPIN(3 * n);
 }
 
-__attribute__((noinline)) void hot_b(void)
+__attribute__((noinline)) void hot_b(uint64_t n)
 {
-	SPIN(UNIT);
+	SPIN(n);
+}
+
+/* xorshift64: a round length in [UNIT / 2, 3 * UNIT / 2). */
+static uint64_t round_length(void)
+{
+	static uint64_t x = 88172645463325252ull;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return UNIT / 2 + x % UNIT;
 }
 
 static double now(void)
@@ -45,8 +60,10 @@ __attribute__((noinline)) void run_workload(double seconds)
 
 	for (;;) {
 		for (int k = 0; k < 16; k++) {
-			hot_a();
-			hot_b();
+			uint64_t n = round_length();
+
+			hot_a(n);
+			hot_b(n);
 		}
 		if (seconds > 0 && now() >= end)
 			break;
