@@ -84,4 +84,60 @@ struct proc_state {
 	__u32 announced; /* a SM_PROC_NEW reached the ring buffer */
 };
 
+
+/* ---- DWARF unwinding (--unwind=dwarf) ----
+ *
+ * Userspace turns each object's CFI (.eh_frame, .debug_frame) into sorted
+ * rows, one per pc range with one rule, and loads them into `unw_rows`; a
+ * process's executable mappings point at their object's rows. The BPF
+ * walker finds the row of each pc and steps to the caller.
+ */
+#define MAX_USTACK_DEPTH 256
+
+/* How to find the caller's CFA (canonical frame address: the caller's rsp
+ * after the call returns; its return address is at CFA - 8). */
+enum unw_cfa {
+	UNW_CFA_NONE = 0,   /* no CFI covers the pc: use frame pointers */
+	UNW_CFA_RSP = 1,    /* rsp + cfa_off */
+	UNW_CFA_RBP = 2,    /* rbp + cfa_off */
+	UNW_CFA_PLT = 3,    /* a PLT entry: rsp + 8, + 8 more when
+			       (pc & 15) >= cfa_off (the standard expression) */
+	UNW_CFA_SIGNAL = 4, /* a signal trampoline (__restore_rt): the
+			       interrupted registers are in the ucontext at rsp */
+	UNW_CFA_END = 5,    /* the return address is undefined: the outermost
+			       frame (_start, a thread's clone) */
+	UNW_CFA_UNSUP = 6,  /* a rule the walker cannot follow: it stops */
+};
+
+/* Where the caller's rbp is. */
+enum unw_rbp {
+	UNW_RBP_SAME = 0,  /* unchanged */
+	UNW_RBP_CFA = 1,   /* saved at CFA + rbp_off */
+	UNW_RBP_LOST = 2,  /* not recoverable by the walker */
+};
+
+/*
+ * One row: from `pc` (relative to the table's base) up to the next row's
+ * pc, `rule` says how to unwind: bits 0-2 enum unw_cfa, bits 3-4 enum
+ * unw_rbp, bits 5-12 rbp_off / 8 (signed), bits 13-31 cfa_off (signed).
+ */
+struct unw_row {
+	__u32 pc;
+	__u32 rule;
+};
+
+#define UNW_RBP_OFF_MIN (-128 * 8)
+#define UNW_RBP_OFF_MAX (127 * 8)
+#define UNW_CFA_OFF_MIN (-(1 << 18))
+#define UNW_CFA_OFF_MAX ((1 << 18) - 1)
+
+#define UNW_RULE(cfa, cfa_off, rbp, rbp_off)                          \
+	((__u32)(cfa) | ((__u32)(rbp) << 3) |                          \
+	 (((__u32)((rbp_off) / 8) & 0xff) << 5) |                      \
+	 ((__u32)(cfa_off) << 13))
+#define UNW_RULE_CFA(r) ((r) & 7)
+#define UNW_RULE_RBP(r) (((r) >> 3) & 3)
+#define UNW_RULE_RBP_OFF(r) ((__s32)((__s8)(((r) >> 5) & 0xff)) * 8)
+#define UNW_RULE_CFA_OFF(r) ((__s32)(r) >> 13)
+
 #endif
