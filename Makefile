@@ -158,6 +158,26 @@ $(B)/workloads/%.so: tests/workloads/%.c
 	$(Q)$(CLANG) -O1 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
 		-Wall -Wextra -Werror -fPIC -shared -o $@ $<
 
+# Workloads without frame pointers (as distribution binaries are built),
+# for the DWARF unwinder: gcc at -O2, which omits them everywhere.
+NOFP_CFLAGS := -O2 -g -fomit-frame-pointer -Wall -Wextra -Werror
+$(B)/workloads/libnofp.so: tests/workloads/libnofp.c
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(NOFP_CFLAGS) -fPIC -shared -o $@ $<
+
+$(B)/workloads/nofp: tests/workloads/nofp.c $(B)/workloads/libnofp.so
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(NOFP_CFLAGS) -o $@ $< -L$(B)/workloads -lnofp \
+		-Wl,-rpath,'$$ORIGIN'
+
+$(B)/workloads/nofpcases: tests/workloads/nofpcases.c $(B)/workloads/libnofp.so
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(NOFP_CFLAGS) -o $@ $< -L$(B)/workloads -lnofp \
+		-Wl,-rpath,'$$ORIGIN'
+
 workloads: $(WORKLOADS)
 
 unit: $(UNIT_BINS)
@@ -175,7 +195,7 @@ SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 cli-san: $(B)/smolder-san workloads
 	$(Q)$(SAN_ENV) SMOLDER=$(CURDIR)/$(B)/smolder-san \
 		tests/cli/run t-record.sh t-procs.sh t-drops.sh t-errors.sh t-formats.sh \
-		t-symbolize.sh
+		t-symbolize.sh t-unwind.sh
 
 # ---- fuzzing: libFuzzer targets over every reader of untrusted input ----
 # The readers and writers are rebuilt with clang and coverage; each target

@@ -26,6 +26,7 @@ struct stack_trace {
 #define SAMPLE_USTACK_ERROR (1u << 3)
 #define SAMPLE_KSTACK_LOST (1u << 4)  /* taken, but not stored (map full) */
 #define SAMPLE_USTACK_LOST (1u << 5)
+#define SAMPLE_USTACK_DWARF (1u << 6) /* ustack is a key of `ustacks` */
 
 /*
  * Key of the `counts` map: one entry per distinct (thread, stacks) pair,
@@ -59,6 +60,14 @@ enum counter {
 	CNT_EVENTS_LOST,    /* process events the ring buffer could not take */
 	CNT_PROCS_FULL,     /* `procs` map full: process not tracked */
 	CNT_TARGETS_FULL,   /* `targets` map full: a child not followed */
+	CNT_UNW_NO_TABLES,  /* --unwind=dwarf: process without tables yet,
+			       walked with frame pointers */
+	CNT_UNW_UNSUPPORTED,/* walk stopped at a rule it cannot follow */
+	CNT_UNW_FAILED,     /* walk stopped: unreadable stack, bad frame */
+	CNT_UNW_STALE,      /* walks that met code mapped since the tables
+			       were written (the sample was copied) */
+	CNT_COPIED,         /* samples sent with a copy of their user stack */
+	CNT_COPIES_LOST,    /* stack copies the ring buffer could not take */
 	CNT__MAX,
 };
 
@@ -68,6 +77,8 @@ enum sm_proc_event_type {
 	SM_PROC_EXEC = 2, /* the instance exec'd: it ends, a new one begins */
 	SM_PROC_EXIT = 3, /* the instance's last thread exited */
 	SM_PROC_MMAP = 4, /* the instance mapped new executable code */
+	SM_STACK_COPY = 5, /* a sample whose user stack userspace unwinds
+			      (struct sm_stack_copy) */
 };
 
 struct sm_proc_event {
@@ -139,5 +150,57 @@ struct unw_row {
 #define UNW_RULE_RBP(r) (((r) >> 3) & 3)
 #define UNW_RULE_RBP_OFF(r) ((__s32)((__s8)(((r) >> 5) & 0xff)) * 8)
 #define UNW_RULE_CFA_OFF(r) ((__s32)(r) >> 13)
+
+/* The walker's binary search takes 24 steps: rows per table, at most. */
+#define UNW_MAX_TABLE_ROWS (1u << 24)
+
+/* One executable mapping of a process, for the walker. */
+struct unw_mapping {
+	__u64 start, end; /* [start, end) */
+	__u64 adj;        /* row pc = pc - adj (load bias + table base) */
+	__u32 row_first;  /* its object's rows in `unw_rows` */
+	__u32 row_count;  /* 0: no table: frame pointers */
+};
+
+#define UNW_MAX_MAPPINGS 256
+
+/* Value of `unw_procs`, keyed by tgid. */
+struct unw_proc {
+	__u32 inst;  /* the process instance these mappings belong to */
+	__u32 nmaps;
+	struct unw_mapping maps[UNW_MAX_MAPPINGS]; /* sorted by start */
+};
+
+/* DWARF register numbers of x86-64, the order of sm_stack_copy.regs. */
+enum sm_dwarf_reg {
+	SM_REG_RAX, SM_REG_RDX, SM_REG_RCX, SM_REG_RBX, SM_REG_RSI, SM_REG_RDI,
+	SM_REG_RBP, SM_REG_RSP, SM_REG_R8, SM_REG_R9, SM_REG_R10, SM_REG_R11,
+	SM_REG_R12, SM_REG_R13, SM_REG_R14, SM_REG_R15, SM_REG_RIP,
+	SM_NREGS,
+};
+
+/*
+ * A sample sent whole to userspace, which unwinds its user stack from the
+ * registers and a copy of the stack (--unwind=copy, or a process whose
+ * tables are not loaded yet). The key is complete but for ustack.
+ */
+struct sm_stack_copy {
+	__u32 type;  /* SM_STACK_COPY */
+	__u32 size;  /* bytes of stack[] filled */
+	struct sample_key key;
+	__u64 regs[SM_NREGS];
+	/* From the start of the page holding rsp (rsp & ~4095) up, whole
+	 * pages: room for copy_bytes + 4096 bytes. */
+	__u8 stack[];
+};
+
+#define SM_COPY_MAX_BYTES 65536
+
+/* Value of `ustacks`: user stacks the walker produced. */
+struct ustack_trace {
+	__u32 len;
+	__u32 pad;
+	__u64 ip[MAX_USTACK_DEPTH];
+};
 
 #endif

@@ -47,6 +47,18 @@ static const char usage[] =
 	"      --no-user         leave out user stacks\n"
 	"      --max-stacks N    distinct stacks kept in the kernel (default 16384)\n"
 	"      --max-entries N   distinct (thread, stack) entries (default 32768)\n"
+	"      --unwind MODE     how user stacks are walked: dwarf (the\n"
+	"                        objects' unwind tables, in the kernel; frame\n"
+	"                        pointers where an object has none), fp (frame\n"
+	"                        pointers only) or copy (a copy of the stack\n"
+	"                        unwound by smolder with libdw, as perf\n"
+	"                        --call-graph dwarf does) (default dwarf)\n"
+	"      --stack-copy-size BYTES  user stack copied per sample with\n"
+	"                        --unwind copy, and in dwarf mode before a\n"
+	"                        process's tables are loaded: 4096..65536, a\n"
+	"                        multiple of 4096 (default 16384)\n"
+	"      --max-unwind-rows N  room for unwind table rows, 8 bytes each\n"
+	"                        (default 2097152)\n"
 	"  -v, --verbose         say more (-vv: debug)\n"
 	"  -h, --help            show this help\n"
 	"\n"
@@ -58,6 +70,9 @@ enum {
 	OPT_NO_USER,
 	OPT_MAX_STACKS,
 	OPT_MAX_ENTRIES,
+	OPT_UNWIND,
+	OPT_MAX_UNWIND_ROWS,
+	OPT_STACK_COPY_SIZE,
 };
 
 static const struct option long_opts[] = {
@@ -70,6 +85,9 @@ static const struct option long_opts[] = {
 	{ "no-user", no_argument, NULL, OPT_NO_USER },
 	{ "max-stacks", required_argument, NULL, OPT_MAX_STACKS },
 	{ "max-entries", required_argument, NULL, OPT_MAX_ENTRIES },
+	{ "unwind", required_argument, NULL, OPT_UNWIND },
+	{ "max-unwind-rows", required_argument, NULL, OPT_MAX_UNWIND_ROWS },
+	{ "stack-copy-size", required_argument, NULL, OPT_STACK_COPY_SIZE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -171,6 +189,17 @@ static void print_summary(const struct record_result *r, unsigned freq,
 	add_count(&drops, "process events lost", c[CNT_EVENTS_LOST]);
 	add_count(&drops, "process table full", c[CNT_PROCS_FULL]);
 	add_count(&drops, "children not followed", c[CNT_TARGETS_FULL]);
+	add_count(&drops, "samples before their process's unwind tables"
+		  " (frame pointers)", c[CNT_UNW_NO_TABLES]);
+	add_count(&drops, "stacks cut at unsupported unwind rules",
+		  c[CNT_UNW_UNSUPPORTED]);
+	add_count(&drops, "stacks cut at unreadable frames", c[CNT_UNW_FAILED]);
+	add_count(&drops, "stack copies lost", c[CNT_COPIES_LOST]);
+	add_count(&drops, "copied stacks cut short", r->copies.cut);
+	add_count(&drops, "unwind tables that did not fit",
+		  r->unwind.no_room);
+	add_count(&drops, "mappings past the per-process limit",
+		  r->unwind.mappings_over);
 	add_count(&drops, "processes gone before their maps were read",
 		  r->procs.missed);
 	add_count(&drops, "samples in unknown mappings", r->build.unknown_mapping);
@@ -278,6 +307,36 @@ int cmd_record(int argc, char **argv)
 				o.max_stacks = (uint32_t)v;
 			else
 				o.max_counts = (uint32_t)v;
+			break;
+		case OPT_UNWIND:
+			if (!strcmp(optarg, "dwarf"))
+				o.unwind = UNWIND_DWARF;
+			else if (!strcmp(optarg, "fp"))
+				o.unwind = UNWIND_FP;
+			else if (!strcmp(optarg, "copy"))
+				o.unwind = UNWIND_COPY;
+			else
+				return usage_error("smolder record",
+					"invalid value for --unwind: '%s'"
+					" (expected dwarf, fp or copy)", optarg);
+			break;
+		case OPT_STACK_COPY_SIZE:
+			if (parse_long(optarg, 4096, SM_COPY_MAX_BYTES, &v) ||
+			    v % 4096)
+				return usage_error("smolder record",
+					"invalid value for --stack-copy-size:"
+					" '%s' (expected a multiple of 4096"
+					" from 4096 to %d)", optarg,
+					SM_COPY_MAX_BYTES);
+			o.copy_bytes = (uint32_t)v;
+			break;
+		case OPT_MAX_UNWIND_ROWS:
+			if (parse_long(optarg, 1024, 1 << 26, &v))
+				return usage_error("smolder record",
+					"invalid value for --max-unwind-rows:"
+					" '%s' (expected 1024..67108864)",
+					optarg);
+			o.unwind_rows = (uint32_t)v;
 			break;
 		case 'v':
 			log_set_level(++verbose > LOG_DEBUG ? LOG_DEBUG : verbose);

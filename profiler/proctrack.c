@@ -30,6 +30,7 @@ struct proctrack {
 	struct sm_proc_event *queue;
 	size_t nqueue, queue_alloc;
 	struct proctrack_stats stats;
+	struct proctrack_listener listener;
 };
 
 struct proctrack *proctrack_new(struct symbolizer *sym)
@@ -50,6 +51,15 @@ void proctrack_free(struct proctrack *t)
 	free(t->queue);
 	hmap_release(&t->idx);
 	free(t);
+}
+
+void proctrack_set_listener(struct proctrack *t,
+			    const struct proctrack_listener *l)
+{
+	if (l)
+		t->listener = *l;
+	else
+		memset(&t->listener, 0, sizeof(t->listener));
 }
 
 static struct inst *find(struct proctrack *t, uint32_t inst)
@@ -99,6 +109,9 @@ void proctrack_flush(struct proctrack *t)
 		case SM_PROC_EXEC:
 		case SM_PROC_EXIT:
 			if (in) {
+				if (!in->ended && t->listener.ended)
+					t->listener.ended(t->listener.ctx,
+							  in->tgid, in->inst);
 				in->ended = true;
 				in->execed |= e->type == SM_PROC_EXEC;
 			}
@@ -117,6 +130,9 @@ void proctrack_flush(struct proctrack *t)
 			t->stats.refreshed++;
 			if (sym_proc_refresh(in->sp) == -ESRCH)
 				in->ended = true;
+			else if (t->listener.captured)
+				t->listener.captured(t->listener.ctx, in->tgid,
+						     in->inst, in->sp);
 		}
 	}
 
@@ -131,6 +147,9 @@ void proctrack_flush(struct proctrack *t)
 		if (in->sp) {
 			in->state = INST_CAPTURED;
 			t->stats.captured++;
+			if (!in->ended && t->listener.captured)
+				t->listener.captured(t->listener.ctx, in->tgid,
+						     in->inst, in->sp);
 		} else {
 			log_debug("process %u was gone before its mappings"
 				  " were read", in->tgid);

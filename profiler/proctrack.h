@@ -32,6 +32,19 @@ struct proctrack_stats {
 struct proctrack *proctrack_new(struct symbolizer *sym);
 void proctrack_free(struct proctrack *t);
 
+/* Told of instances as their mappings are read and as they end. */
+struct proctrack_listener {
+	/* The mappings of a live instance were read (or read again). */
+	void (*captured)(void *ctx, uint32_t tgid, uint32_t inst,
+			 struct sym_proc *sp);
+	/* The instance exec'd or exited. */
+	void (*ended)(void *ctx, uint32_t tgid, uint32_t inst);
+	void *ctx;
+};
+/* Set (or with NULL, clear) the listener; it is copied. */
+void proctrack_set_listener(struct proctrack *t,
+			    const struct proctrack_listener *l);
+
 /* Queue an event; cheap, for the ring buffer callback. */
 void proctrack_event(struct proctrack *t, const struct sm_proc_event *e);
 /* Act on queued events: read the mappings of new instances. */

@@ -28,6 +28,8 @@ struct session {
 	struct symbolizer *sym;
 	struct proctrack *procs;
 	struct sampler *sampler;
+	struct unwinder *unwinder;
+	struct stackcopy *copies;
 	int epfd, sigfd, timerfd;
 	sigset_t oldmask;
 
@@ -193,13 +195,51 @@ enum {
 
 static void on_event(const struct sm_proc_event *e, void *ctx)
 {
-	proctrack_event(ctx, e);
+	struct session *ss = ctx;
+
+	proctrack_event(ss->procs, e);
 }
 
-static void drain_events(struct session *ss)
+static void on_copy(const struct sm_stack_copy *rec, size_t size, void *ctx)
 {
-	sampler_poll(ss->sampler, on_event, ss->procs);
-	proctrack_flush(ss->procs);
+	struct session *ss = ctx;
+
+	if (ss->copies)
+		stackcopy_queue(ss->copies, rec, size);
+}
+
+static void on_captured(void *ctx, uint32_t tgid, uint32_t inst,
+			struct sym_proc *sp)
+{
+	struct session *ss = ctx;
+
+	if (ss->unwinder)
+		unwinder_load(ss->unwinder, tgid, inst, sp);
+	if (ss->copies)
+		stackcopy_remap(ss->copies, inst);
+}
+
+static void on_ended(void *ctx, uint32_t tgid, uint32_t inst)
+{
+	struct session *ss = ctx;
+
+	if (ss->unwinder)
+		unwinder_unload(ss->unwinder, tgid, inst);
+	if (ss->copies)
+		stackcopy_forget(ss->copies, inst);
+}
+
+/* Handle waiting events (a batch of them, or with `all`, every one). */
+static void drain_events(struct session *ss, bool all)
+{
+	int more;
+
+	do {
+		more = sampler_poll(ss->sampler, on_event, on_copy, ss);
+		proctrack_flush(ss->procs);
+		if (ss->copies)
+			stackcopy_process(ss->copies);
+	} while (all && more == 1);
 }
 
 static int setup_loop(struct session *ss)
@@ -256,7 +296,7 @@ static void run_loop(struct session *ss)
 			uint64_t tag = evs[i].data.u64;
 
 			if (tag == TAG_EVENTS) {
-				drain_events(ss);
+				drain_events(ss, false);
 			} else if (tag == TAG_SIGNAL) {
 				struct signalfd_siginfo si;
 
@@ -301,6 +341,30 @@ static void on_sample(const struct sampler_sample *smp, void *ctx)
 	profbuild_add(ctx, smp);
 }
 
+struct copy_drain {
+	struct sampler *sampler;
+	struct profbuild *pb;
+	__u64 kstack[MAX_STACK_DEPTH];
+};
+
+/* A sample unwound in userspace: its kernel half is in the kernel's map. */
+static void on_copied_sample(const struct sample_key *key, uint64_t count,
+			     const __u64 *ustack, uint32_t len, void *ctx)
+{
+	struct copy_drain *cd = ctx;
+	struct sampler_sample smp = {
+		.key = key, .count = count, .ustack = ustack, .ustack_len = len,
+	};
+	int n = key->kstack ? sampler_kernel_stack(cd->sampler, key->kstack,
+						   cd->kstack) : 0;
+
+	if (n > 0) {
+		smp.kstack = cd->kstack;
+		smp.kstack_len = (uint32_t)n;
+	}
+	profbuild_add(cd->pb, &smp);
+}
+
 /* Objects are kept open so that exited processes still resolve. */
 static bool raise_fd_limit(struct rlimit *old)
 {
@@ -323,7 +387,14 @@ int record_run(const struct record_opts *o, struct record_result *res)
 		.follow_children = o->cmd != NULL,
 		.max_stacks = o->max_stacks,
 		.max_counts = o->max_counts,
+		.dwarf_unwind = o->user_stacks && o->unwind == UNWIND_DWARF,
+		.unwind_rows = o->unwind_rows,
+		.copy_stacks = !o->user_stacks ? COPY_NEVER :
+			       o->unwind == UNWIND_DWARF ? COPY_NO_TABLES :
+			       o->unwind == UNWIND_COPY ? COPY_ALWAYS : COPY_NEVER,
+		.copy_bytes = o->copy_bytes,
 	};
+	struct sym_opts symo = { .unwind_tables = so.dwarf_unwind };
 	struct session ss = {
 		.o = o, .res = res, .epfd = -1, .sigfd = -1, .timerfd = -1,
 		.child_pidfd = -1, .go_fd = -1, .err_fd = -1,
@@ -349,11 +420,23 @@ int record_run(const struct record_opts *o, struct record_result *res)
 		goto out;
 	}
 
-	ss.sym = symbolizer_new(NULL);
+	ss.sym = symbolizer_new(&symo);
 	ss.procs = proctrack_new(ss.sym);
 	sampler_setup_logging();
 	if ((err = sampler_open(&so, &ss.sampler)))
 		goto out;
+	ss.unwinder = unwinder_new(ss.sampler, ss.sym);
+	if (so.copy_stacks != COPY_NEVER)
+		ss.copies = stackcopy_new(ss.procs);
+	if (ss.unwinder || ss.copies) {
+		struct proctrack_listener l = {
+			.captured = on_captured,
+			.ended = on_ended,
+			.ctx = &ss,
+		};
+
+		proctrack_set_listener(ss.procs, &l);
+	}
 
 	if (o->npids) {
 		ss.pidfds = xcalloc(o->npids, sizeof(*ss.pidfds));
@@ -406,7 +489,7 @@ int record_run(const struct record_opts *o, struct record_result *res)
 	res->duration_s = (double)(t1 - t0) / 1e9;
 
 	/* Events from the last moments, then mappings made since capture. */
-	drain_events(&ss);
+	drain_events(&ss, true);
 	proctrack_refresh(ss.procs);
 
 	if ((err = sampler_counters(ss.sampler, res->counters))) {
@@ -419,9 +502,21 @@ int record_run(const struct record_opts *o, struct record_result *res)
 		log_err("cannot read the samples: %s", strerror(-err));
 		goto out;
 	}
+	if (ss.copies) {
+		struct copy_drain *cd = xmalloc(sizeof(*cd));
+
+		cd->sampler = ss.sampler;
+		cd->pb = pb;
+		stackcopy_process(ss.copies);
+		stackcopy_foreach(ss.copies, on_copied_sample, cd);
+		stackcopy_stats(ss.copies, &res->copies);
+		free(cd);
+	}
 	profbuild_stats(pb, &res->build);
 	proctrack_stats(ss.procs, &res->procs);
 	symbolizer_stats(ss.sym, &res->sym);
+	if (ss.unwinder)
+		unwinder_stats(ss.unwinder, &res->unwind);
 	res->profile = profbuild_finish(pb);
 	res->profile->time_nanos = (int64_t)t0_real;
 	res->profile->duration_nanos = (int64_t)(t1 - t0);
@@ -444,6 +539,8 @@ out:
 			finish_child(&ss);
 	}
 	profbuild_free(pb);
+	stackcopy_free(ss.copies);
+	unwinder_free(ss.unwinder);
 	sampler_free(ss.sampler);
 	proctrack_free(ss.procs);
 	symbolizer_free(ss.sym);

@@ -18,6 +18,15 @@
 #include "proctrack.h"
 #include "profbuild.h"
 #include "sampler.h"
+#include "stackcopy.h"
+#include "unwinder.h"
+
+enum unwind_mode {
+	UNWIND_DWARF = 0, /* CFI tables walked in BPF (frame pointers
+			     where an object has none) */
+	UNWIND_FP,        /* frame pointers only */
+	UNWIND_COPY,      /* stack copies unwound in userspace (libdw) */
+};
 
 struct record_opts {
 	unsigned freq_hz;
@@ -29,6 +38,9 @@ struct record_opts {
 	char *const *cmd;       /* command to start and sample, or NULL */
 	uint32_t max_stacks;    /* 0: default */
 	uint32_t max_counts;    /* 0: default */
+	enum unwind_mode unwind;
+	uint32_t unwind_rows;   /* 0: default */
+	uint32_t copy_bytes;    /* stack bytes per copy; 0: default */
 };
 
 enum record_stop {
@@ -45,6 +57,8 @@ struct record_result {
 	struct proctrack_stats procs;
 	struct sampler_drain_stats drain;
 	struct sym_stats sym;
+	struct unwinder_stats unwind;
+	struct stackcopy_stats copies;
 	const char *kernel_problem; /* why kernel frames are unresolved, or NULL */
 	double duration_s;
 	unsigned ncpus;

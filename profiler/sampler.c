@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -31,9 +32,15 @@ struct sampler {
 	struct bpf_link *tp_links[5];
 	bool running;
 
+	struct unw_row *rows; /* unw_rows, mapped */
+	size_t rows_bytes;
+	uint32_t rows_cap;
+
 	/* Set for the duration of one sampler_poll call. */
 	sampler_event_fn event_fn;
+	sampler_copy_fn copy_fn;
 	void *event_ctx;
+	unsigned polled_copies;
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
@@ -53,7 +60,18 @@ void sampler_setup_logging(void)
 static int on_ringbuf(void *ctx, void *data, size_t size)
 {
 	struct sampler *s = ctx;
+	const __u32 *type = data;
 
+	if (size >= sizeof(struct sm_stack_copy) && *type == SM_STACK_COPY) {
+		if (s->copy_fn)
+			s->copy_fn(data, size, s->event_ctx);
+		/* Copies can arrive as fast as they are read: hand back a
+		 * batch at a time, so the caller's loop keeps turning. The
+		 * record is consumed all the same. */
+		if (++s->polled_copies >= SAMPLER_COPY_BATCH)
+			return -EAGAIN;
+		return 0;
+	}
 	if (size < sizeof(struct sm_proc_event) || !s->event_fn)
 		return 0;
 	s->event_fn(data, s->event_ctx);
@@ -80,6 +98,31 @@ int sampler_open(const struct sampler_opts *opts, struct sampler **out)
 		bpf_map__set_max_entries(s->skel->maps.stacks, opts->max_stacks);
 	if (opts->max_counts)
 		bpf_map__set_max_entries(s->skel->maps.counts, opts->max_counts);
+	s->skel->rodata->dwarf_unwind = opts->dwarf_unwind;
+	s->skel->rodata->copy_stacks = opts->copy_stacks;
+	s->skel->rodata->self_tgid = (__u32)getpid();
+	if (opts->copy_stacks) {
+		uint32_t bytes = opts->copy_bytes ? opts->copy_bytes : 16384;
+
+		s->skel->rodata->copy_bytes = bytes;
+		/* Room for a burst of copies: 256 of them, at least 4 MiB. */
+		size_t rb = 4u << 20;
+
+		while (rb < (size_t)256 * (bytes + 4096 + sizeof(struct sm_stack_copy)))
+			rb <<= 1;
+		bpf_map__set_max_entries(s->skel->maps.events, (uint32_t)rb);
+	}
+	if (opts->dwarf_unwind) {
+		s->rows_cap = opts->unwind_rows ? opts->unwind_rows
+						: SAMPLER_DEFAULT_UNWIND_ROWS;
+		bpf_map__set_max_entries(s->skel->maps.unw_rows, s->rows_cap);
+		if (opts->max_stacks)
+			bpf_map__set_max_entries(s->skel->maps.ustacks,
+						 opts->max_stacks);
+	} else {
+		bpf_map__set_max_entries(s->skel->maps.ustacks, 1);
+		bpf_map__set_max_entries(s->skel->maps.unw_procs, 1);
+	}
 	bpf_program__set_autoload(s->skel->progs.on_fork, opts->follow_children);
 	bpf_program__set_autoload(s->skel->progs.on_mmap_enter, opts->user_stacks);
 	bpf_program__set_autoload(s->skel->progs.on_mmap_exit, opts->user_stacks);
@@ -89,6 +132,21 @@ int sampler_open(const struct sampler_opts *opts, struct sampler **out)
 		log_err("cannot load the BPF program: %s (run with -v for the"
 			" verifier's log)", strerror(-err));
 		goto fail;
+	}
+	if (opts->dwarf_unwind) {
+		long page = sysconf(_SC_PAGESIZE);
+
+		s->rows_bytes = ((size_t)s->rows_cap * sizeof(struct unw_row) +
+				 (size_t)page - 1) & ~((size_t)page - 1);
+		s->rows = mmap(NULL, s->rows_bytes, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, bpf_map__fd(s->skel->maps.unw_rows), 0);
+		if (s->rows == MAP_FAILED) {
+			err = -errno;
+			s->rows = NULL;
+			log_err("cannot map the unwind table map: %s",
+				strerror(-err));
+			goto fail;
+		}
 	}
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_ringbuf,
 				 s, NULL);
@@ -323,16 +381,44 @@ int sampler_events_fd(const struct sampler *s)
 	return ring_buffer__epoll_fd(s->rb);
 }
 
-int sampler_poll(struct sampler *s, sampler_event_fn fn, void *ctx)
+int sampler_poll(struct sampler *s, sampler_event_fn fn,
+		 sampler_copy_fn copy_fn, void *ctx)
 {
 	int n;
 
 	s->event_fn = fn;
+	s->copy_fn = copy_fn;
 	s->event_ctx = ctx;
+	s->polled_copies = 0;
 	n = ring_buffer__consume(s->rb);
 	s->event_fn = NULL;
+	s->copy_fn = NULL;
 	s->event_ctx = NULL;
+	if (n == -EAGAIN)
+		return 1;
 	return n < 0 ? n : 0;
+}
+
+struct unw_row *sampler_unw_rows(struct sampler *s, uint32_t *capacity)
+{
+	*capacity = s->rows ? s->rows_cap : 0;
+	return s->rows;
+}
+
+int sampler_unw_set_proc(struct sampler *s, uint32_t tgid,
+			 const struct unw_proc *p)
+{
+	if (bpf_map__update_elem(s->skel->maps.unw_procs, &tgid, sizeof(tgid),
+				 p, sizeof(*p), BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int sampler_unw_del_proc(struct sampler *s, uint32_t tgid)
+{
+	if (bpf_map__delete_elem(s->skel->maps.unw_procs, &tgid, sizeof(tgid), 0))
+		return -errno;
+	return 0;
 }
 
 int sampler_counters(struct sampler *s, uint64_t out[CNT__MAX])
@@ -361,7 +447,8 @@ int sampler_counters(struct sampler *s, uint64_t out[CNT__MAX])
 
 struct cached_stack {
 	uint64_t hash;
-	struct stack_trace *trace; /* NULL: absent or corrupt */
+	uint32_t len;
+	__u64 *ip; /* NULL: absent or corrupt */
 };
 
 struct stack_cache {
@@ -370,47 +457,87 @@ struct stack_cache {
 	size_t n, alloc;
 };
 
-/* The stack stored under hash `h`, read once and checked against its key. */
-static const struct stack_trace *get_stack(struct sampler *s,
-					   struct stack_cache *c, uint64_t h,
-					   struct sampler_drain_stats *st)
+/*
+ * The stack stored under hash `h` in the map at `fd`, whose values are
+ * `{ __u32 len; __u32 pad; __u64 ip[depth]; }`, read once and checked
+ * against its key.
+ */
+static const struct cached_stack *get_stack(struct stack_cache *c, int fd,
+					    uint32_t depth, uint64_t h,
+					    struct sampler_drain_stats *st)
 {
-	struct stack_trace *t;
+	size_t size = 8 + (size_t)depth * sizeof(__u64), pos;
 	uint64_t check = STACKHASH_SEED;
-	size_t pos;
+	struct cached_stack e = { .hash = h };
+	uint32_t *buf;
 
 	for (uint32_t i = hmap_first(&c->idx, h, &pos); i != HMAP_NONE;
 	     i = hmap_next(&c->idx, h, &pos))
 		if (c->ents[i].hash == h)
-			return c->ents[i].trace;
-	t = xmalloc(sizeof(*t));
-	if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.stacks), &h, t)) {
+			return &c->ents[i];
+	buf = xmalloc(size);
+	if (bpf_map_lookup_elem(fd, &h, buf)) {
 		st->missing_stacks++;
-		free(t);
-		t = NULL;
+		free(buf);
 	} else {
 		st->stacks++;
-		if (t->len > MAX_STACK_DEPTH)
-			t->len = MAX_STACK_DEPTH + 1; /* cannot match below */
-		for (uint32_t i = 0; i < t->len && i < MAX_STACK_DEPTH; i++)
-			check = stackhash_mix(check, t->ip[i]);
-		if (stackhash_finish(check, t->len) != h) {
+		e.len = buf[0];
+		e.ip = (__u64 *)(buf + 2);
+		if (e.len > depth)
+			e.len = depth + 1; /* cannot match below */
+		for (uint32_t i = 0; i < e.len && i < depth; i++)
+			check = stackhash_mix(check, e.ip[i]);
+		if (stackhash_finish(check, e.len) != h) {
 			st->bad_stacks++;
-			free(t);
-			t = NULL;
+			free(buf);
+			e.ip = NULL; /* it pointed 8 bytes into buf */
+			e.len = 0;
 		}
 	}
 	ALLOC_GROW(c->ents, c->n + 1, c->alloc);
-	c->ents[c->n] = (struct cached_stack){ h, t };
-	hmap_insert(&c->idx, h, (uint32_t)c->n++);
-	return t;
+	c->ents[c->n] = e;
+	hmap_insert(&c->idx, h, (uint32_t)c->n);
+	return &c->ents[c->n++];
+}
+
+static void release_cache(struct stack_cache *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (c->ents[i].ip)
+			free((char *)c->ents[i].ip - 8);
+	free(c->ents);
+	hmap_release(&c->idx);
+}
+
+int sampler_kernel_stack(struct sampler *s, uint64_t hash, __u64 *ip)
+{
+	struct stack_trace *t = xmalloc(sizeof(*t));
+	uint64_t check = STACKHASH_SEED;
+	int len;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.stacks), &hash, t)) {
+		free(t);
+		return -ENOENT;
+	}
+	len = t->len > MAX_STACK_DEPTH ? -1 : (int)t->len;
+	for (int i = 0; i < len; i++)
+		check = stackhash_mix(check, t->ip[i]);
+	if (len < 0 || stackhash_finish(check, (uint32_t)len) != hash) {
+		free(t);
+		return -EBADMSG;
+	}
+	memcpy(ip, t->ip, (size_t)len * sizeof(*ip));
+	free(t);
+	return len;
 }
 
 int sampler_drain(struct sampler *s, sampler_sample_fn fn, void *ctx,
 		  struct sampler_drain_stats *stats)
 {
 	int fd = bpf_map__fd(s->skel->maps.counts);
-	struct stack_cache cache = { 0 };
+	int kfd = bpf_map__fd(s->skel->maps.stacks);
+	int ufd = bpf_map__fd(s->skel->maps.ustacks);
+	struct stack_cache kcache = { 0 }, ucache = { 0 };
 	struct sample_key key, next;
 	void *prev = NULL;
 	int err;
@@ -418,28 +545,35 @@ int sampler_drain(struct sampler *s, sampler_sample_fn fn, void *ctx,
 	memset(stats, 0, sizeof(*stats));
 	while (!(err = bpf_map_get_next_key(fd, prev, &next))) {
 		struct sampler_sample smp = { .key = &key };
-		const struct stack_trace *t;
+		const struct cached_stack *t;
 
 		key = next;
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &smp.count))
 			continue; /* cannot vanish while stopped; be safe */
 		stats->keys++;
-		if (key.kstack && (t = get_stack(s, &cache, key.kstack, stats))) {
+		if (key.kstack && (t = get_stack(&kcache, kfd, MAX_STACK_DEPTH,
+						 key.kstack, stats)) && t->ip) {
 			smp.kstack = t->ip;
 			smp.kstack_len = t->len;
 		}
-		if (key.ustack && (t = get_stack(s, &cache, key.ustack, stats))) {
+		if (key.ustack && (key.flags & SAMPLE_USTACK_DWARF))
+			t = get_stack(&ucache, ufd, MAX_USTACK_DEPTH, key.ustack,
+				      stats);
+		else if (key.ustack)
+			t = get_stack(&kcache, kfd, MAX_STACK_DEPTH, key.ustack,
+				      stats);
+		else
+			t = NULL;
+		if (t && t->ip) {
 			smp.ustack = t->ip;
 			smp.ustack_len = t->len;
 		}
 		fn(&smp, ctx);
 	}
 	err = err == -ENOENT ? 0 : err;
-	for (size_t i = 0; i < cache.n; i++)
-		free(cache.ents[i].trace);
-	free(cache.ents);
-	hmap_release(&cache.idx);
+	release_cache(&kcache);
+	release_cache(&ucache);
 	return err;
 }
 
@@ -452,6 +586,8 @@ void sampler_free(struct sampler *s)
 	for (size_t i = 0; i < sizeof(s->tp_links) / sizeof(s->tp_links[0]); i++)
 		bpf_link__destroy(s->tp_links[i]);
 	ring_buffer__free(s->rb);
+	if (s->rows)
+		munmap(s->rows, s->rows_bytes);
 	profile_bpf__destroy(s->skel);
 	free(s);
 }

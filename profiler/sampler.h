@@ -29,7 +29,16 @@ struct sampler_opts {
 	bool follow_children;    /* targets' new child processes become targets */
 	uint32_t max_stacks;     /* `stacks` map size; 0: default */
 	uint32_t max_counts;     /* `counts` map size; 0: default */
+	bool dwarf_unwind;       /* walk user stacks with unwind tables */
+	uint32_t unwind_rows;    /* room for table rows; 0: default */
+	/* Send samples with a copy of the user stack (sampler_poll's
+	 * copy_fn): never, for processes without tables yet, or always. */
+	enum { COPY_NEVER, COPY_NO_TABLES, COPY_ALWAYS } copy_stacks;
+	uint32_t copy_bytes;     /* bytes of stack per copy, a multiple of
+				    4096 up to SM_COPY_MAX_BYTES; 0: 16 KiB */
 };
+
+#define SAMPLER_DEFAULT_UNWIND_ROWS (1u << 21)
 
 /* Route libbpf's messages through the log module (once, before open). */
 void sampler_setup_logging(void);
@@ -55,8 +64,31 @@ unsigned sampler_ncpus(const struct sampler *s);
 /* An fd that becomes readable when process events are waiting. */
 int sampler_events_fd(const struct sampler *s);
 typedef void (*sampler_event_fn)(const struct sm_proc_event *e, void *ctx);
-/* Hand every waiting process event to `fn`, without blocking. */
-int sampler_poll(struct sampler *s, sampler_event_fn fn, void *ctx);
+/* A sample with a copy of its user stack; `size` bytes at `rec`, which is
+ * borrowed for the call only. */
+typedef void (*sampler_copy_fn)(const struct sm_stack_copy *rec, size_t size,
+				void *ctx);
+#define SAMPLER_COPY_BATCH 256
+
+/* Hand every waiting process event to `fn`, and stack copy to `copy_fn`,
+ * in the order they were made, without blocking. Returns 0 when all were
+ * handed, 1 when it stopped after SAMPLER_COPY_BATCH copies with more
+ * waiting, or a negative errno. */
+int sampler_poll(struct sampler *s, sampler_event_fn fn,
+		 sampler_copy_fn copy_fn, void *ctx);
+
+/*
+ * DWARF unwinding (dwarf_unwind): the rows every process's mappings point
+ * into, mapped into our memory (writes are seen by the BPF program at
+ * once); *capacity is their number. NULL without dwarf_unwind.
+ */
+struct unw_row *sampler_unw_rows(struct sampler *s, uint32_t *capacity);
+/* Point process `tgid` at its mappings' tables; 0 or negative errno
+ * (-E2BIG: the table of processes is full). */
+int sampler_unw_set_proc(struct sampler *s, uint32_t tgid,
+			 const struct unw_proc *p);
+/* Forget process `tgid`'s tables; 0, or -ENOENT when it had none. */
+int sampler_unw_del_proc(struct sampler *s, uint32_t tgid);
 
 /* Sum of the per-CPU counters, indexed by enum counter. */
 int sampler_counters(struct sampler *s, uint64_t out[CNT__MAX]);
@@ -71,7 +103,7 @@ struct sampler_sample {
 	const __u64 *kstack;
 	uint32_t kstack_len;
 	const __u64 *ustack;
-	uint32_t ustack_len;
+	uint32_t ustack_len;  /* up to MAX_USTACK_DEPTH */
 };
 typedef void (*sampler_sample_fn)(const struct sampler_sample *smp, void *ctx);
 
@@ -81,6 +113,13 @@ struct sampler_drain_stats {
 	uint64_t missing_stacks; /* referenced but absent stacks */
 	uint64_t bad_stacks;     /* stacks whose content does not match the key */
 };
+
+/*
+ * The kernel stack stored under `hash` (a sample_key.kstack), leaf first:
+ * copied into ip[MAX_STACK_DEPTH]. Returns its length, or a negative errno
+ * (-ENOENT: not stored, -EBADMSG: it does not match its hash).
+ */
+int sampler_kernel_stack(struct sampler *s, uint64_t hash, __u64 *ip);
 
 /* Read every aggregated sample (after sampler_stop). 0 or negative errno. */
 int sampler_drain(struct sampler *s, sampler_sample_fn fn, void *ctx,

@@ -322,7 +322,8 @@ static void read_debuglink(struct elf_object *o, Elf_Scn *scn)
 	memcpy(&o->debuglink_crc, p + off, 4);
 }
 
-struct elf_object *elf_object_load(int fd, const void *image, size_t size)
+static struct elf_object *load(int fd, const void *image, size_t size,
+			       bool headers_only)
 {
 	struct raw_sym *raw = NULL;
 	size_t nraw = 0, rawcap = 0, nphdr = 0, loadcap = 0;
@@ -376,6 +377,11 @@ struct elf_object *elf_object_load(int fd, const void *image, size_t size)
 		name = shstrndx ? elf_strptr(elf, shstrndx, sh.sh_name) : NULL;
 		if (!name)
 			name = "";
+		if (headers_only) {
+			if (sh.sh_type == SHT_NOTE && !o->build_id)
+				o->build_id = read_build_id(elf, scn);
+			continue;
+		}
 		if (sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM)
 			read_symtab(elf, scn, &sh, &raw, &nraw, &rawcap);
 		else if (sh.sh_type == SHT_NOTE && !o->build_id)
@@ -425,7 +431,7 @@ struct elf_object *elf_object_load(int fd, const void *image, size_t size)
 			}
 		}
 	}
-	if (eh.e_machine == EM_X86_64)
+	if (eh.e_machine == EM_X86_64 && !headers_only)
 		read_plt(elf, &sc, &raw, &nraw, &rawcap, &o->arena);
 
 	if (nraw)
@@ -539,4 +545,15 @@ int elf_object_offset_to_vaddr(const struct elf_object *o, uint64_t off,
 		}
 	}
 	return -ENOENT;
+}
+
+struct elf_object *elf_object_load(int fd, const void *image, size_t size)
+{
+	return load(fd, image, size, false);
+}
+
+struct elf_object *elf_object_load_headers(int fd, const void *image,
+					   size_t size)
+{
+	return load(fd, image, size, true);
 }

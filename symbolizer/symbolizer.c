@@ -23,6 +23,7 @@
 #include "../lib/log.h"
 #include "../lib/xalloc.h"
 #include "symbolizer_internal.h"
+#include "unwtab.h"
 
 #define KERNEL_MODULE_NAME "[kernel.kallsyms]"
 #define NO_OBJECT UINT32_MAX
@@ -43,6 +44,16 @@ struct objdata {
 };
 
 /*
+ * What unwinding needs of an object, read without its symbols: where its
+ * segments go and its unwind table. Shared by build-id like objdata.
+ */
+struct unwdata {
+	struct elf_object *hdr; /* program headers and build-id only */
+	struct unwtab *tab;     /* NULL: no CFI */
+	uint32_t id;            /* index in unws + 1 */
+};
+
+/*
  * One ELF object, identified by the device and inode the kernel reported
  * for its mapping: every process mapping it shares this entry. While a
  * process lives we hold an fd opened through /proc/PID/map_files, so the
@@ -55,6 +66,8 @@ struct object {
 	int fd; /* pinned fd, or -1 */
 	enum obj_state state;
 	struct objdata *data;
+	struct unwdata *uw; /* read on first sym_proc_unwind */
+	bool uw_done;
 };
 
 /* Code a JIT compiler described in /tmp/perf-PID.map. */
@@ -86,6 +99,14 @@ struct symbolizer {
 
 	struct elf_object *vdso;
 	bool vdso_tried;
+	struct unwtab *vdso_unw;
+	struct unwdata **unws;
+	size_t nunws, unws_alloc;
+	struct hmap unw_bid_idx;
+	const void *vdso_image;
+	size_t vdso_size;
+	int vdso_memfd; /* a file holding the image; -1 until asked for */
+	bool unwind_tables;
 
 	char *debug_dir;
 	bool no_demangle;
@@ -136,6 +157,8 @@ struct symbolizer *symbolizer_new(const struct sym_opts *opts)
 	s->debug_dir = xstrdup(opts && opts->debug_dir ? opts->debug_dir :
 							 "/usr/lib/debug");
 	s->no_demangle = opts && opts->no_demangle;
+	s->unwind_tables = opts && opts->unwind_tables;
+	s->vdso_memfd = -1;
 	/* Pin at most half the fds we may open; past that, objects are
 	 * opened by path when needed. */
 	s->max_pinned = 256;
@@ -169,6 +192,16 @@ void symbolizer_free(struct symbolizer *s)
 	free(s->debug_dir);
 	hmap_release(&s->obj_idx);
 	elf_object_free(s->vdso);
+	unwtab_free(s->vdso_unw);
+	for (size_t i = 0; i < s->nunws; i++) {
+		elf_object_free(s->unws[i]->hdr);
+		unwtab_free(s->unws[i]->tab);
+		free(s->unws[i]);
+	}
+	free(s->unws);
+	hmap_release(&s->unw_bid_idx);
+	if (s->vdso_memfd >= 0)
+		close(s->vdso_memfd);
 	ksyms_release(&s->ksyms);
 	free(s->kernel_problem);
 	free(s->kallsyms_path);
@@ -513,6 +546,29 @@ static struct objdata *find_data(struct symbolizer *s, const char *build_id)
 
 static void install_bus_guard(void);
 
+static struct unwtab *build_unwtab(struct symbolizer *s, int fd,
+				   const void *image, size_t size,
+				   const char *path)
+{
+	struct unwtab *t = unwtab_build(fd, image, size);
+
+	if (!t) {
+		if (errno == ENOENT)
+			s->stats.unwind_no_cfi++;
+		log_debug("no unwind table for '%s': %s", path,
+			  errno == ENOENT ? "it has no CFI" : strerror(errno));
+		return NULL;
+	}
+	s->stats.unwind_tables++;
+	s->stats.unwind_rows += t->nrows;
+	s->stats.unwind_unsupported += t->unsupported;
+	s->stats.unwind_build_ns += t->build_ns;
+	log_debug("unwind table of '%s': %u rows from %u FDEs in %s"
+		  " (%u unsupported), %.1f ms", path, t->nrows, t->fdes,
+		  t->source, t->unsupported, (double)t->build_ns / 1e6);
+	return t;
+}
+
 static struct objdata *new_data(struct symbolizer *s, struct elf_object *elf,
 				int fd, const char *path)
 {
@@ -611,6 +667,12 @@ static struct elf_object *get_vdso(struct symbolizer *s)
 			    !strcmp(e.path, "[vdso]")) {
 				s->vdso = elf_object_load(-1, (void *)base,
 							  e.end - e.start);
+				s->vdso_image = (const void *)base;
+				s->vdso_size = e.end - e.start;
+				if (s->unwind_tables)
+					s->vdso_unw = build_unwtab(
+						s, -1, (void *)base,
+						e.end - e.start, "[vdso]");
 				break;
 			}
 		}
@@ -1176,10 +1238,30 @@ static bool lookup_jit(struct sym_proc *sp, uint64_t a, struct sym_result *out)
 	return true;
 }
 
+static void symbolize_user_at(struct symbolizer *s, struct sym_proc *sp,
+			      uint64_t a, struct sym_result *out);
+
 void symbolize_user(struct symbolizer *s, struct sym_proc *sp, uint64_t addr,
 		    bool is_return, struct sym_result *out)
 {
-	uint64_t a = is_return ? addr - 1 : addr;
+	struct sym_result *alt;
+
+	symbolize_user_at(s, sp, is_return ? addr - 1 : addr, out);
+	if (!is_return || out->status != SYM_NO_SYMBOL)
+		return;
+	/* A "return address" the kernel made, not a call: a signal handler
+	 * returns to the first instruction of the trampoline (__restore_rt),
+	 * whose address minus one is outside any function. */
+	alt = xmalloc(sizeof(*alt));
+	symbolize_user_at(s, sp, addr, alt);
+	if (alt->status == SYM_OK && alt->symbol_offset == 0)
+		*out = *alt;
+	free(alt);
+}
+
+static void symbolize_user_at(struct symbolizer *s, struct sym_proc *sp,
+			      uint64_t a, struct sym_result *out)
+{
 	struct mapping_rec *r;
 	struct objdata vdso = { 0 }, *d = NULL;
 	uint64_t off, vaddr;
@@ -1215,6 +1297,150 @@ void symbolize_user(struct symbolizer *s, struct sym_proc *sp, uint64_t addr,
 		return;
 	}
 	lookup_in(s, d, vaddr, out);
+}
+
+#define VDSO_UNWIND_ID UINT32_MAX
+
+/* The unwinding data of an object, read (once per build-id) on first use:
+ * its headers and CFI, not its symbols, which wait for symbolization. */
+static struct unwdata *get_unwdata(struct symbolizer *s, struct object *o)
+{
+	struct elf_object *hdr = NULL;
+	struct unwdata *u = NULL;
+	int fd = o->fd; /* pinned: borrowed, symbols are read from it later */
+	size_t pos;
+
+	if (o->uw_done)
+		return o->uw;
+	o->uw_done = true;
+	if (fd < 0) {
+		struct stat st;
+
+		fd = open(o->path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 && (fstat(fd, &st) || st.st_ino != o->ino)) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd >= 0)
+		hdr = elf_object_load_headers(fd, NULL, 0);
+	if (hdr && hdr->build_id) {
+		uint64_t h = hash_str(hdr->build_id);
+
+		for (uint32_t i = hmap_first(&s->unw_bid_idx, h, &pos);
+		     i != HMAP_NONE; i = hmap_next(&s->unw_bid_idx, h, &pos))
+			if (!strcmp(s->unws[i]->hdr->build_id, hdr->build_id)) {
+				u = s->unws[i];
+				break;
+			}
+	}
+	if (!u && hdr) {
+		u = xcalloc(1, sizeof(*u));
+		u->hdr = hdr;
+		hdr = NULL;
+		if (s->unwind_tables)
+			u->tab = build_unwtab(s, fd, NULL, 0, o->path);
+		ALLOC_GROW(s->unws, s->nunws + 1, s->unws_alloc);
+		u->id = (uint32_t)s->nunws + 1;
+		if (u->hdr->build_id)
+			hmap_insert(&s->unw_bid_idx, hash_str(u->hdr->build_id),
+				    (uint32_t)s->nunws);
+		s->unws[s->nunws++] = u;
+	}
+	elf_object_free(hdr);
+	if (fd >= 0 && fd != o->fd)
+		close(fd);
+	o->uw = u;
+	return u;
+}
+
+int sym_proc_unwind(struct sym_proc *sp, unsigned i, struct sym_unwind *out)
+{
+	struct symbolizer *s = sp->s;
+	struct mapping_rec *r;
+	struct elf_object *elf = NULL;
+	uint64_t vaddr;
+
+	memset(out, 0, sizeof(*out));
+	if (i >= sp->nmaps)
+		return -ENOENT;
+	r = &sp->maps[i];
+	if (r->obj == VDSO_OBJECT) {
+		elf = get_vdso(s);
+		out->table = s->vdso_unw;
+		out->object = VDSO_UNWIND_ID;
+	} else if (r->obj != NO_OBJECT) {
+		struct unwdata *u = get_unwdata(s, &s->objs[r->obj]);
+
+		if (u) {
+			elf = u->hdr;
+			out->table = u->tab;
+			out->object = u->id;
+		}
+	}
+	if (!elf || elf_object_offset_to_vaddr(elf, r->m.offset, &vaddr)) {
+		out->table = NULL;
+		return -ENOENT;
+	}
+	out->bias = r->m.start - vaddr;
+	return 0;
+}
+
+/* `fd` if it is the file (dev, ino), else -1 (fd closed). */
+static int same_file(int fd, uint64_t dev, uint64_t ino)
+{
+	struct stat st;
+
+	if (fd >= 0 && (fstat(fd, &st) || st.st_ino != ino || st.st_dev != dev)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+int sym_proc_open_object(struct sym_proc *sp, unsigned i)
+{
+	struct symbolizer *s = sp->s;
+	struct mapping_rec *r;
+	struct object *o;
+	char mf[96];
+	int fd;
+
+	if (i >= sp->nmaps)
+		return -ENOENT;
+	r = &sp->maps[i];
+	if (r->obj == VDSO_OBJECT) {
+		if (s->vdso_memfd < 0 && get_vdso(s) && s->vdso_image) {
+			fd = memfd_create("vdso", MFD_CLOEXEC);
+			if (fd >= 0 && write(fd, s->vdso_image, s->vdso_size) !=
+					       (ssize_t)s->vdso_size) {
+				close(fd);
+				fd = -1;
+			}
+			s->vdso_memfd = fd;
+		}
+		if (s->vdso_memfd < 0)
+			return -ENOENT;
+		fd = fcntl(s->vdso_memfd, F_DUPFD_CLOEXEC, 0);
+		return fd < 0 ? -errno : fd;
+	}
+	if (r->obj == NO_OBJECT)
+		return -ENOENT;
+	o = &s->objs[r->obj];
+	if (o->fd >= 0) {
+		fd = fcntl(o->fd, F_DUPFD_CLOEXEC, 0);
+		return fd < 0 ? -errno : fd;
+	}
+	/* Through the process while it lives (another mount namespace, a
+	 * deleted file), else by path; either must still be the file. */
+	snprintf(mf, sizeof(mf), "%s/%d/map_files/%llx-%llx", s->proc_root,
+		 sp->pid, (unsigned long long)r->m.start,
+		 (unsigned long long)r->m.end);
+	fd = same_file(open(mf, O_RDONLY | O_CLOEXEC), o->dev, o->ino);
+	if (fd < 0)
+		fd = same_file(open(o->path, O_RDONLY | O_CLOEXEC), o->dev,
+			       o->ino);
+	return fd < 0 ? -ENOENT : fd;
 }
 
 /* symbolizer_open_file; *exists says whether the path names anything. */

@@ -34,6 +34,8 @@ struct sym_opts {
 	const char *debug_dir;
 	/* Keep C++ and Rust names as the compiler mangled them. */
 	bool no_demangle;
+	/* Build each object's unwind table as it is read (sym_proc_unwind). */
+	bool unwind_tables;
 };
 
 enum sym_status {
@@ -100,6 +102,11 @@ struct sym_stats {
 	uint64_t debuginfod_fetched, debuginfod_failed;
 	uint64_t objects_lost;    /* files that shrank while mapped: their
 				     DWARF is no longer used */
+	uint64_t unwind_tables;   /* unwind tables built */
+	uint64_t unwind_rows;     /* their rows, all tables */
+	uint64_t unwind_unsupported; /* rows with rules a walker cannot follow */
+	uint64_t unwind_no_cfi;   /* objects without CFI */
+	uint64_t unwind_build_ns; /* time spent building them */
 };
 
 /* Caller owns; free with symbolizer_free(). `opts` may be NULL. */
@@ -143,6 +150,36 @@ int sym_proc_pid(const struct sym_proc *sp);
 unsigned sym_proc_nmappings(const struct sym_proc *sp);
 const struct sym_mapping *sym_proc_mapping(const struct sym_proc *sp,
 					   unsigned i);
+
+struct unwtab;
+
+/* How to unwind through one mapping of a process. */
+struct sym_unwind {
+	/* The object's unwind table, NULL when it has none (no CFI, or
+	 * the object cannot be read). Lives as long as the symbolizer. */
+	const struct unwtab *table;
+	/* An ELF virtual address of the object + bias = its address in the
+	 * mapping. */
+	uint64_t bias;
+	/* Names the table: equal for every mapping of one object (one file,
+	 * or copies with one build-id), never 0. */
+	uint32_t object;
+};
+
+/*
+ * The unwind table for mapping `i` of `sp` (needs sym_opts.unwind_tables),
+ * reading the object now if it was not yet. Returns 0, or -ENOENT when no
+ * object backs the mapping (anonymous memory, a file that cannot be read):
+ * out->table is then NULL.
+ */
+int sym_proc_unwind(struct sym_proc *sp, unsigned i, struct sym_unwind *out);
+
+/*
+ * A new fd (caller closes it) on the object behind mapping `i` of `sp`
+ * (for the vDSO, a memory file holding its image), or a negative errno
+ * (-ENOENT: anonymous memory, or the file is gone or was replaced).
+ */
+int sym_proc_open_object(struct sym_proc *sp, unsigned i);
 
 /* Resolve a user address of a captured process. Never fails. */
 void symbolize_user(struct symbolizer *s, struct sym_proc *sp, uint64_t addr,

@@ -89,6 +89,9 @@ struct elf_object {
  * on failure (ENOEXEC: not an ELF file).
  */
 struct elf_object *elf_object_load(int fd, const void *image, size_t size);
+/* Only the program headers, type and build-id (no symbols): cheap. */
+struct elf_object *elf_object_load_headers(int fd, const void *image,
+					   size_t size);
 void elf_object_free(struct elf_object *o);
 /* The function symbol containing ELF virtual address `vaddr`, or NULL. */
 const struct elf_sym *elf_object_lookup(const struct elf_object *o,

@@ -258,7 +258,7 @@ static const struct cie_enc *find_cie(const struct builder *b, uint64_t off)
 static int list_fdes(struct builder *b)
 {
 	GElf_Ehdr eh;
-	Dwarf_Off off = 0, next;
+	Dwarf_Off off = 0, next = 0; /* not set when the first entry is bad */
 
 	if (!gelf_getehdr(b->elf, &eh))
 		return -ENOEXEC;
@@ -417,11 +417,11 @@ static int push_row(struct builder *b, uint64_t pc, uint32_t rule)
 		if (last->rule == rule)
 			return 0; /* the same rule goes on */
 		if (last->pc >= rel) {
-			/* FDEs that overlap: the later start wins. */
-			if (last->pc == rel) {
+			/* FDEs that overlap: libdw answers with the FDE it
+			 * finds first, whose rows are already in; rows that
+			 * would go back are dropped. */
+			if (last->pc == rel)
 				last->rule = rule;
-				return 0;
-			}
 			return 0;
 		}
 	}
@@ -434,9 +434,10 @@ static int push_row(struct builder *b, uint64_t pc, uint32_t rule)
 	return 0;
 }
 
-/* The rows of one FDE, then a NONE row where it ends if a gap follows. */
+/* The rows of one FDE, then a NONE row at `none_at` unless it is 0: where
+ * the FDEs so far end, when a gap follows. */
 static int walk_fde(struct builder *b, const struct fde_range *f,
-		    uint64_t next_start)
+		    uint64_t none_at)
 {
 	uint64_t pc = f->start;
 	int err;
@@ -462,9 +463,9 @@ static int walk_fde(struct builder *b, const struct fde_range *f,
 			return err;
 		pc = e > pc ? e : pc + 1;
 	}
-	if (next_start > f->end)
-		return push_row(b, f->end, UNW_RULE(UNW_CFA_NONE, 0,
-						    UNW_RBP_SAME, 0));
+	if (none_at)
+		return push_row(b, none_at, UNW_RULE(UNW_CFA_NONE, 0,
+						     UNW_RBP_SAME, 0));
 	return 0;
 }
 
@@ -522,7 +523,7 @@ static int open_cfi(struct builder *b)
 struct unwtab *unwtab_build(int fd, const void *image, size_t size)
 {
 	struct builder b = { 0 };
-	uint64_t t0 = now_ns();
+	uint64_t t0 = now_ns(), reach = 0; /* the furthest FDE end so far */
 	int err = -ENOEXEC;
 
 	if (elf_version(EV_CURRENT) == EV_NONE) {
@@ -546,7 +547,11 @@ struct unwtab *unwtab_build(int fd, const void *image, size_t size)
 	for (size_t i = 0; i < b.nfdes; i++) {
 		uint64_t next = i + 1 < b.nfdes ? b.fdes[i + 1].start : UINT64_MAX;
 
-		if ((err = walk_fde(&b, &b.fdes[i], next)))
+		/* An FDE may end inside an earlier one: the gap starts where
+		 * the furthest-reaching FDE so far ends. */
+		if (b.fdes[i].end > reach)
+			reach = b.fdes[i].end;
+		if ((err = walk_fde(&b, &b.fdes[i], next > reach ? reach : 0)))
 			goto out;
 	}
 	b.t->build_ns = now_ns() - t0;

@@ -8,8 +8,8 @@ summary_count() {
 	sed -nE "s/.*[;,] $2 ([0-9]+).*/\\1/p" "$1" | head -1
 }
 
-# Stacks deeper than the kernel's limit (127 frames) are truncated.
-bg "$W/deep" 200 60 # long enough for the three recordings, even under ASan
+# Stacks deeper than the walker's limit (256 frames) are truncated.
+bg "$W/deep" 300 60 # long enough for the recordings, even under ASan
 sleep 0.2
 "$SMOLDER" record -p "$BG" -F 999 -d 2 -o "$T/deep.folded" 2>"$T/err"
 n=$(summary_count "$T/err" "truncated stacks")
@@ -18,6 +18,12 @@ t=$(count_matching "$T/deep.folded" "^deep;\\[truncated\\];recurse;")
 check "... and shown with a [truncated] root frame ($t)" [ "$t" -gt 100 ]
 check "... under which the leaf is intact" grep -q "^deep;\[truncated\];.*;recurse;leaf " "$T/deep.folded"
 check "shallow stacks are whole" grep -q "^deep;.*main;run;recurse;recurse;leaf " "$T/deep.folded"
+# With frame pointers, the kernel's limit (127 frames) cuts them sooner.
+"$SMOLDER" record -p "$BG" -F 999 -d 1 --unwind fp -o "$T/deepfp.folded" 2>"$T/err"
+n=$(summary_count "$T/err" "truncated stacks")
+t=$(count_matching "$T/deepfp.folded" "^deep;\\[truncated\\];recurse;")
+check "--unwind fp: truncated at 127 frames, counted (${n:-none}) and shown ($t)" \
+	awk_true "n > 200 && t > 200" -v n="${n:-0}" -v t="$t"
 
 # A stack map too small for the distinct stacks: stacks lost, counted, and
 # the samples kept under a [user stack lost] frame.

@@ -12,6 +12,9 @@
  * a .gnu_debuglink name is tried beside the object, that is as another fd
  * under /proc/self/fd (used only if its CRC matches), and libdw tries the
  * file a .gnu_debugaltlink names.
+ *
+ * The same object then goes through the unwind table builder (libdw's CFI
+ * reader and our walk over its FDEs), whose rows must come out sorted.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +24,7 @@
 #include <unistd.h>
 
 #include "../../symbolizer/symbolizer.h"
+#include "../../symbolizer/unwtab.h"
 
 /* The most look-ups one input gets: enough to build every unit of a small
  * object, few enough to keep thousands of runs a second. */
@@ -195,6 +199,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		lookup(&run, get_u64(data, size, 0x18));
 	}
 	symbolizer_free(run.s);
+
+	struct unwtab *t = unwtab_build(fd, NULL, 0);
+
+	if (t) {
+		for (uint32_t i = 1; i < t->nrows; i++)
+			if (t->rows[i].pc <= t->rows[i - 1].pc)
+				abort();
+		for (uint32_t i = 0; i < t->nrows && i < 64; i++) {
+			const struct unw_row *r = unwtab_find(t, t->base +
+							      t->rows[i].pc);
+
+			if (!r || r->pc != t->rows[i].pc)
+				abort();
+		}
+		unwtab_find(t, get_u64(data, size, 0x18));
+		unwtab_free(t);
+	}
 	close(fd);
 	return 0;
 }

@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: MIT */
+#include "stackcopy.h"
+
+#include <dwarf.h>
+#include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../bpf/stackhash.h"
+#include "../lib/hmap.h"
+#include "../lib/log.h"
+#include "../lib/xalloc.h"
+
+/* A copy waiting for its instance's mappings. */
+struct pending {
+	struct sm_stack_copy *rec; /* malloc'd, `size` bytes */
+	size_t size;
+};
+
+/* libdw's view of one process instance: its objects as modules. */
+struct cinst {
+	uint32_t inst;
+	Dwfl *dwfl;      /* NULL until first needed, or when it failed */
+	bool failed;
+	bool ended;      /* free the Dwfl once the queue is empty */
+};
+
+/* One aggregated sample. */
+struct agg {
+	struct sample_key key;
+	uint64_t count;
+	uint32_t len;
+	__u64 *ip;
+};
+
+struct stackcopy {
+	struct proctrack *procs;
+	struct pending *queue;
+	size_t nqueue, queue_alloc;
+
+	struct cinst *insts;
+	size_t ninsts, insts_alloc;
+	struct hmap inst_idx;
+	uint32_t *ended;  /* indexes of ended instances holding a Dwfl */
+	size_t nended, ended_alloc;
+
+	struct agg *aggs;
+	size_t naggs, aggs_alloc;
+	struct hmap agg_idx;
+
+	/* The copy being unwound, for libdw's callbacks. */
+	const struct sm_stack_copy *cur;
+	size_t cur_size;
+	__u64 ip[MAX_USTACK_DEPTH];
+	uint32_t nip;
+	bool last_exact; /* the last frame's pc is not a return address */
+	bool last_rbp0;  /* the last frame's rbp is known to be 0 */
+
+	struct stackcopy_stats st;
+};
+
+static char *debuginfo_path;
+static const Dwfl_Callbacks dwfl_callbacks = {
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.section_address = dwfl_offline_section_address,
+	.debuginfo_path = &debuginfo_path,
+};
+
+struct stackcopy *stackcopy_new(struct proctrack *procs)
+{
+	struct stackcopy *c = xcalloc(1, sizeof(*c));
+
+	c->procs = procs;
+	return c;
+}
+
+void stackcopy_free(struct stackcopy *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nqueue; i++)
+		free(c->queue[i].rec);
+	free(c->queue);
+	for (size_t i = 0; i < c->ninsts; i++)
+		if (c->insts[i].dwfl)
+			dwfl_end(c->insts[i].dwfl);
+	free(c->insts);
+	hmap_release(&c->inst_idx);
+	free(c->ended);
+	for (size_t i = 0; i < c->naggs; i++)
+		free(c->aggs[i].ip);
+	free(c->aggs);
+	hmap_release(&c->agg_idx);
+	free(c);
+}
+
+void stackcopy_queue(struct stackcopy *c, const struct sm_stack_copy *rec,
+		     size_t size)
+{
+	struct pending *p;
+
+	if (size < sizeof(*rec))
+		return;
+	/* What BPF says was copied, within what arrived. */
+	if (rec->size > size - sizeof(*rec))
+		size = sizeof(*rec) + (size - sizeof(*rec));
+	else
+		size = sizeof(*rec) + rec->size;
+	ALLOC_GROW(c->queue, c->nqueue + 1, c->queue_alloc);
+	p = &c->queue[c->nqueue++];
+	p->rec = xmalloc(size);
+	memcpy(p->rec, rec, size);
+	p->rec->size = (__u32)(size - sizeof(*rec));
+	p->size = size;
+	c->st.samples++;
+	c->st.bytes += p->rec->size;
+}
+
+static struct cinst *find_inst(struct stackcopy *c, uint32_t inst, bool make)
+{
+	size_t pos;
+
+	for (uint32_t i = hmap_first(&c->inst_idx, inst, &pos); i != HMAP_NONE;
+	     i = hmap_next(&c->inst_idx, inst, &pos))
+		if (c->insts[i].inst == inst)
+			return &c->insts[i];
+	if (!make)
+		return NULL;
+	ALLOC_GROW(c->insts, c->ninsts + 1, c->insts_alloc);
+	c->insts[c->ninsts] = (struct cinst){ .inst = inst };
+	hmap_insert(&c->inst_idx, inst, (uint32_t)c->ninsts);
+	return &c->insts[c->ninsts++];
+}
+
+/* ---- libdw's thread callbacks: one thread, the copy's ---- */
+
+static pid_t cb_next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
+{
+	struct stackcopy *c = arg;
+
+	(void)dwfl;
+	if (*thread_argp)
+		return 0;
+	*thread_argp = c;
+	return (pid_t)c->cur->key.pid;
+}
+
+static bool cb_get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_argp)
+{
+	struct stackcopy *c = arg;
+
+	(void)dwfl;
+	*thread_argp = c;
+	return tid == (pid_t)c->cur->key.pid;
+}
+
+/* Memory reads are served from the copy only: the stack is all the CFI of
+ * a user frame refers to. */
+static bool cb_memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result,
+			   void *arg)
+{
+	struct stackcopy *c = arg;
+	uint64_t base = c->cur->regs[SM_REG_RSP] & ~4095ull;
+
+	(void)dwfl;
+	if (addr < base || addr - base + sizeof(*result) > c->cur->size)
+		return false;
+	memcpy(result, c->cur->stack + (addr - base), sizeof(*result));
+	return true;
+}
+
+static bool cb_set_initial_registers(Dwfl_Thread *thread, void *arg)
+{
+	struct stackcopy *c = arg;
+	Dwarf_Word regs[SM_NREGS];
+
+	for (int i = 0; i < SM_NREGS; i++)
+		regs[i] = c->cur->regs[i];
+	return dwfl_thread_state_registers(thread, 0, SM_NREGS, regs);
+}
+
+static const Dwfl_Thread_Callbacks thread_callbacks = {
+	.next_thread = cb_next_thread,
+	.get_thread = cb_get_thread,
+	.memory_read = cb_memory_read,
+	.set_initial_registers = cb_set_initial_registers,
+};
+
+static int cb_frame(Dwfl_Frame *state, void *arg)
+{
+	struct stackcopy *c = arg;
+	Dwarf_Addr pc;
+	bool activation;
+
+	if (!dwfl_frame_pc(state, &pc, &activation))
+		return DWARF_CB_ABORT;
+	if (c->nip == MAX_USTACK_DEPTH)
+		return DWARF_CB_ABORT;
+	Dwarf_Word rbp;
+
+	c->ip[c->nip++] = pc;
+	c->last_exact = activation;
+	c->last_rbp0 = dwfl_frame_reg(state, SM_REG_RBP, &rbp) == 0 && !rbp;
+	return DWARF_CB_OK;
+}
+
+/*
+ * Whether the frame at `pc` is the outermost one: its CFI says the return
+ * address is undefined (_start, a thread's start), or, where there is no
+ * CFI, rbp is 0 as the ABI leaves it there (the dynamic linker's _start).
+ * libdw ends such walks with an error rather than success.
+ */
+static bool is_outermost(Dwfl *dwfl, Dwarf_Addr pc, bool rbp0)
+{
+	Dwfl_Module *mod = dwfl_addrmodule(dwfl, pc);
+	Dwarf_Addr bias;
+	Dwarf_CFI *cfi;
+	Dwarf_Frame *fr = NULL;
+	Dwarf_Op mem[3], *ops;
+	size_t n;
+	bool end = false;
+
+	if (!mod)
+		return false;
+	cfi = dwfl_module_eh_cfi(mod, &bias);
+	if (!cfi)
+		cfi = dwfl_module_dwarf_cfi(mod, &bias);
+	if (!cfi || dwarf_cfi_addrframe(cfi, pc - bias, &fr))
+		return rbp0;
+	if (!dwarf_frame_register(fr, 16, mem, &ops, &n))
+		end = n == 0 && ops == mem;
+	free(fr);
+	return end;
+}
+
+/* A Dwfl holding every object the instance maps, placed where it is. */
+static Dwfl *make_dwfl(struct stackcopy *c, struct sym_proc *sp)
+{
+	Dwfl *dwfl = dwfl_begin(&dwfl_callbacks);
+	unsigned n = sym_proc_nmappings(sp);
+	unsigned reported = 0;
+
+	if (!dwfl)
+		return NULL;
+	dwfl_report_begin(dwfl);
+	for (unsigned i = 0; i < n; i++) {
+		const struct sym_mapping *m = sym_proc_mapping(sp, i);
+		struct sym_unwind ui;
+		int fd;
+
+		if (sym_proc_unwind(sp, i, &ui))
+			continue;
+		fd = sym_proc_open_object(sp, i);
+		if (fd < 0)
+			continue;
+		/* ui.bias places the ELF's virtual addresses; libdw takes it
+		 * as a base added to p_vaddr (ignored for ET_EXEC). It owns
+		 * fd from here. */
+		if (dwfl_report_elf(dwfl, m->path, m->path, fd, ui.bias, true)) {
+			reported++;
+			log_debug("libdw: '%s' at %#llx-%#llx, bias %#llx",
+				  m->path, (unsigned long long)m->start,
+				  (unsigned long long)m->end,
+				  (unsigned long long)ui.bias);
+		}
+		else
+			log_debug("libdw cannot use '%s': %s", m->path,
+				  dwfl_errmsg(-1));
+	}
+	if (dwfl_report_end(dwfl, NULL, NULL) || !reported ||
+	    !dwfl_attach_state(dwfl, NULL, (pid_t)sym_proc_pid(sp),
+			       &thread_callbacks, c)) {
+		log_debug("cannot set up unwinding of process %d: %s",
+			  sym_proc_pid(sp), dwfl_errmsg(-1));
+		dwfl_end(dwfl);
+		return NULL;
+	}
+	return dwfl;
+}
+
+static void add_agg(struct stackcopy *c, const struct sample_key *key)
+{
+	uint64_t h = hash_bytes(key, sizeof(*key));
+	struct agg *a;
+	size_t pos;
+
+	for (uint32_t i = hmap_first(&c->agg_idx, h, &pos); i != HMAP_NONE;
+	     i = hmap_next(&c->agg_idx, h, &pos)) {
+		a = &c->aggs[i];
+		if (!memcmp(&a->key, key, sizeof(*key)) && a->len == c->nip &&
+		    !memcmp(a->ip, c->ip, c->nip * sizeof(*c->ip))) {
+			a->count++;
+			return;
+		}
+	}
+	ALLOC_GROW(c->aggs, c->naggs + 1, c->aggs_alloc);
+	a = &c->aggs[c->naggs];
+	a->key = *key;
+	a->count = 1;
+	a->len = c->nip;
+	a->ip = xmalloc((c->nip ? c->nip : 1) * sizeof(*c->ip));
+	memcpy(a->ip, c->ip, c->nip * sizeof(*c->ip));
+	hmap_insert(&c->agg_idx, h, (uint32_t)c->naggs++);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void unwind_one(struct stackcopy *c, const struct pending *p)
+{
+	struct sample_key key = p->rec->key;
+	struct sym_proc *sp = proctrack_lookup(c->procs, key.inst);
+	struct cinst *ci = find_inst(c, key.inst, true);
+	uint64_t h = STACKHASH_SEED;
+	int r = -1;
+
+	c->cur = p->rec;
+	c->nip = 0;
+	if (!sp) {
+		c->st.no_process++;
+	} else {
+		if (!ci->dwfl && !ci->failed) {
+			ci->dwfl = make_dwfl(c, sp);
+			ci->failed = !ci->dwfl;
+		}
+		if (ci->dwfl)
+			r = dwfl_getthread_frames(ci->dwfl, (pid_t)key.pid,
+						  cb_frame, c);
+	}
+	if (!c->nip) /* at least the pc, so the sample shows where it was */
+		c->ip[c->nip++] = p->rec->regs[SM_REG_RIP];
+	if (r == 0 || (r < 0 && c->nip && ci->dwfl &&
+			is_outermost(ci->dwfl, c->ip[c->nip - 1] -
+					       (c->last_exact ? 0 : 1),
+				     c->last_rbp0))) {
+		c->st.complete++;
+	} else {
+		log_debug("unwinding a copy of process %u stopped after %u"
+			  " frames: %s", key.tgid, c->nip,
+			  r < 0 ? dwfl_errmsg(-1) : "too deep");
+		c->st.cut++;
+		key.flags |= SAMPLE_USTACK_TRUNCATED;
+	}
+	for (uint32_t i = 0; i < c->nip; i++)
+		h = stackhash_mix(h, c->ip[i]);
+	key.ustack = stackhash_finish(h, c->nip);
+	add_agg(c, &key);
+	c->cur = NULL;
+}
+
+void stackcopy_process(struct stackcopy *c)
+{
+	uint64_t t0;
+
+	if (!c->nqueue && !c->nended)
+		return;
+	t0 = now_ns();
+	for (size_t i = 0; i < c->nqueue; i++) {
+		unwind_one(c, &c->queue[i]);
+		free(c->queue[i].rec);
+	}
+	c->nqueue = 0;
+	for (size_t i = 0; i < c->nended; i++) {
+		struct cinst *ci = &c->insts[c->ended[i]];
+
+		if (ci->dwfl)
+			dwfl_end(ci->dwfl);
+		ci->dwfl = NULL;
+		ci->failed = true; /* nothing more comes for it */
+	}
+	c->nended = 0;
+	c->st.unwind_ns += now_ns() - t0;
+}
+
+void stackcopy_remap(struct stackcopy *c, uint32_t inst)
+{
+	struct cinst *ci = find_inst(c, inst, false);
+
+	if (!ci || !ci->dwfl)
+		return;
+	dwfl_end(ci->dwfl);
+	ci->dwfl = NULL;
+}
+
+void stackcopy_forget(struct stackcopy *c, uint32_t inst)
+{
+	struct cinst *ci = find_inst(c, inst, false);
+
+	/* Copies still queued for it were taken while it lived: its Dwfl
+	 * goes after they are unwound. */
+	if (!ci || ci->ended)
+		return;
+	ci->ended = true;
+	ALLOC_GROW(c->ended, c->nended + 1, c->ended_alloc);
+	c->ended[c->nended++] = (uint32_t)(ci - c->insts);
+}
+
+void stackcopy_foreach(struct stackcopy *c, stackcopy_fn fn, void *ctx)
+{
+	for (size_t i = 0; i < c->naggs; i++)
+		fn(&c->aggs[i].key, c->aggs[i].count, c->aggs[i].ip,
+		   c->aggs[i].len, ctx);
+}
+
+void stackcopy_stats(const struct stackcopy *c, struct stackcopy_stats *out)
+{
+	*out = c->st;
+}

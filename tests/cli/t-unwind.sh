@@ -1,0 +1,100 @@
+# User stacks without frame pointers: the unwind tables walked in BPF
+# (--unwind dwarf, the default), stack copies unwound with libdw (--unwind
+# copy), against frame pointers and against perf --call-graph dwarf.
+. "$(dirname "$0")/lib.sh"
+need_bpf
+
+# complete FILE PATTERN: the share of samples whose stack matches PATTERN
+# (an ERE over "comm;root;...;leaf") and shows no sign of a cut.
+complete() {
+	awk -v pat="$2" '{ n = $NF; t += n; sub(/ [0-9]+$/, "")
+		if ($0 ~ pat && $0 !~ /\[truncated\]|\[unknown\]|\[user stack lost\]/) m += n }
+		END { printf "%.4f\n", t ? m / t : 0 }' "$1"
+}
+
+# The stack every nofp sample should have, from the root down to run and
+# recurse (samples taken on the way down have fewer recurse frames).
+NOFP_ROOT="^nofp;_start;__libc_start_main;__libc_start_call_main;main;run;recurse(;|$)"
+
+# ---- a program and library built without frame pointers ----
+bg "$W/nofp" 30 40
+nofp=$BG
+sleep 0.3
+for mode in dwarf copy fp; do
+	"$SMOLDER" record -p "$nofp" -F 499 -d 2 --unwind "$mode" \
+		-o "$T/nofp-$mode.folded" 2>"$T/nofp-$mode.err"
+	check "--unwind $mode exits 0" [ $? -eq 0 ]
+done
+kill "$nofp" 2>/dev/null
+
+d=$(complete "$T/nofp-dwarf.folded" "$NOFP_ROOT")
+c=$(complete "$T/nofp-copy.folded" "$NOFP_ROOT")
+f=$(complete "$T/nofp-fp.folded" "$NOFP_ROOT")
+echo "  complete stacks: dwarf $d, copy $c, fp $f"
+check "dwarf: at least 99% of the stacks are complete ($d)" awk_true "d >= 0.99" -v d="$d"
+check "copy: at least 99% of the stacks are complete ($c)" awk_true "c >= 0.99" -v c="$c"
+check "fp cannot walk this code (its complete share $f is under half)" \
+	awk_true "f < 0.5" -v f="$f"
+# The deepest stack: 41 recurse and 40 lib_step frames, then the leaf.
+deep="main;run"
+i=0
+while [ $i -lt 40 ]; do deep="$deep;recurse;lib_step"; i=$((i + 1)); done
+deep="$deep;recurse;hot_leaf"
+check "dwarf: the whole 83-frame stack is there" grep -q ";$deep " "$T/nofp-dwarf.folded"
+check "copy: the same stack" grep -q ";$deep " "$T/nofp-copy.folded"
+top() { sort -t' ' -k2 -nr "$1" | head -1 | sed 's/ [0-9]*$//'; }
+check "dwarf and copy agree on the hottest stack" \
+	[ "$(top "$T/nofp-dwarf.folded")" = "$(top "$T/nofp-copy.folded")" ]
+check "no stack was cut in dwarf mode" \
+	sh -c '! grep -Eq "unsupported unwind|unreadable frames|cut short" "$1"' _ "$T/nofp-dwarf.err"
+
+# ---- a short-lived process: its first samples come before its tables
+# are loaded, and take the copy path ----
+"$SMOLDER" record -F 999 -o "$T/short.folded" -- "$W/nofp" 0.4 40 2>"$T/short.err"
+check "record -- nofp exits 0" [ $? -eq 0 ]
+s=$(complete "$T/short.folded" "$NOFP_ROOT")
+echo "  $(grep -o 'samples before.*' "$T/short.err" || echo 'no sample before the tables')"
+check "a short-lived process keeps whole stacks ($s)" awk_true "s >= 0.98" -v s="$s"
+
+# ---- hard cases ----
+# A signal handler on the stack: the walk goes through the signal frame.
+"$SMOLDER" record -F 999 -o "$T/signal.folded" -- "$W/nofpcases" signal 1.5 2>/dev/null
+n=$(count_matching "$T/signal.folded" "^nofpcases;_start;.*;main;run_signal;interrupted;__restore_rt;on_signal;handler_work$")
+check "through a signal frame: main -> ... -> __restore_rt -> on_signal ($n)" [ "$n" -gt 10 ]
+s=$(complete "$T/signal.folded" "^nofpcases;_start;__libc_start_main;__libc_start_call_main;main;run_signal")
+check "signal: at least 99% complete ($s)" awk_true "s >= 0.99" -v s="$s"
+
+# A hot loop of calls to a tiny library function: samples at the first
+# and last instructions of a function, and in the vDSO.
+"$SMOLDER" record -F 999 -o "$T/plt.folded" -- "$W/nofpcases" plt 1.5 2>/dev/null
+s=$(complete "$T/plt.folded" "^nofpcases;_start;__libc_start_main;__libc_start_call_main;main;run_plt")
+check "calls of a tiny function: at least 99% complete ($s)" awk_true "s >= 0.99" -v s="$s"
+"$SMOLDER" record -F 999 -o "$T/vdso.folded" -- "$W/nofpcases" vdso 1.5 2>/dev/null
+n=$(count_matching "$T/vdso.folded" ";run_vdso;clock_gettime;__vdso_clock_gettime")
+s=$(complete "$T/vdso.folded" "^nofpcases;_start;__libc_start_main;__libc_start_call_main;main;run_vdso")
+check "through the vDSO ($n samples there; $s complete)" \
+	awk_true "n > 100 && s >= 0.99" -v n="$n" -v s="$s"
+
+# PLT stubs: with LD_BIND_NOT every call goes through the stub and the
+# resolver, so samples land in the stubs themselves.
+LD_BIND_NOT=1 "$SMOLDER" record -F 999 -o "$T/lazy.folded" -- "$W/nofpcases" plt 1.5 \
+	2>"$T/lazy.err"
+n=$(count_matching "$T/lazy.folded" "^nofpcases;_start;__libc_start_main;__libc_start_call_main;main;run_plt;lib_tiny@plt$")
+check "a frame in a PLT stub, under its whole stack ($n)" [ "$n" -gt 0 ]
+check "... and no sample in a stub is cut" \
+	sh -c '! grep -E "@plt [0-9]+$" "$1" | grep -Ev "^nofpcases;_start;__libc_start_main;__libc_start_call_main;main;"' \
+	_ "$T/lazy.folded"
+
+# Deeper than the walker goes (256 frames): counted and shown as cut, with
+# the leaf end intact.
+bg "$W/nofp" 30 200
+sleep 0.3
+"$SMOLDER" record -p "$BG" -F 499 -d 1 -o "$T/deep.folded" 2>"$T/deep.err"
+check "very deep recursion: exits 0" [ $? -eq 0 ]
+kill "$BG" 2>/dev/null
+n=$(sed -nE 's/.*truncated stacks ([0-9]+).*/\1/p' "$T/deep.err")
+check "... truncation is counted (${n:-none})" [ "${n:-0}" -gt 100 ]
+check "... and shown as [truncated] above the intact leaf" \
+	grep -q "^nofp;\[truncated\];.*;recurse;lib_step;recurse;hot_leaf " "$T/deep.folded"
+
+finish
