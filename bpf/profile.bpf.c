@@ -279,10 +279,11 @@ struct walk {
  * instead of one per outcome of every comparison.
  */
 
-/* 1 when a <= b, for values below 2^63. */
+/* 1 when a <= b: no borrow out of b - a, for any two 64-bit values (the
+ * vsyscall page's mapping starts above 2^63). */
 static __always_inline __u64 le(__u64 a, __u64 b)
 {
-	return ((b - a) >> 63) ^ 1;
+	return (((~b & a) | (~(b ^ a) & (b - a))) >> 63) ^ 1;
 }
 
 static __always_inline struct unw_mapping *find_mapping(struct unw_proc *p,
@@ -658,8 +659,10 @@ int on_sample(struct bpf_perf_event_data *ctx)
 				key.ustack = walk_user_stack(ctx, user_mode,
 							     task, up,
 							     &key.flags, &stale);
-				if (!stale)
+				if (!stale) {
+					count(CNT_UNW_WALKED);
 					goto counted;
+				}
 				/* Userspace learns of the new code soon, and
 				 * unwinds this sample then. */
 				count(CNT_UNW_STALE);

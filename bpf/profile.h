@@ -66,6 +66,7 @@ enum counter {
 	CNT_UNW_FAILED,     /* walk stopped: unreadable stack, bad frame */
 	CNT_UNW_STALE,      /* walks that met code mapped since the tables
 			       were written (the sample was copied) */
+	CNT_UNW_WALKED,     /* user stacks walked with the tables */
 	CNT_COPIED,         /* samples sent with a copy of their user stack */
 	CNT_COPIES_LOST,    /* stack copies the ring buffer could not take */
 	CNT__MAX,

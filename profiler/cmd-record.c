@@ -397,6 +397,23 @@ int cmd_record(int argc, char **argv)
 			  (unsigned long long)res.counters[i]);
 	if (res.stop == STOP_TARGETS_EXITED)
 		log_info("every target process exited");
+	if (o.user_stacks && o.unwind == UNWIND_DWARF)
+		log_info("unwinding: %llu tables (%llu rows, %.1f MiB, built in"
+			 " %.1f ms), %llu rows loaded at most of %u; %llu samples"
+			 " walked in the kernel, %llu from stack copies",
+			 (unsigned long long)res.sym.unwind_tables,
+			 (unsigned long long)res.sym.unwind_rows,
+			 (double)res.sym.unwind_rows * 8 / (1 << 20),
+			 (double)res.sym.unwind_build_ns / 1e6,
+			 (unsigned long long)res.unwind.rows_peak,
+			 res.unwind.rows_capacity,
+			 (unsigned long long)res.counters[CNT_UNW_WALKED],
+			 (unsigned long long)res.copies.samples);
+	if (o.user_stacks && o.unwind == UNWIND_COPY)
+		log_info("unwinding: %llu stack copies (%.1f MiB), unwound in"
+			 " %.1f ms", (unsigned long long)res.copies.samples,
+			 (double)res.copies.bytes / (1 << 20),
+			 (double)res.copies.unwind_ns / 1e6);
 	if (res.kernel_problem && res.counters[CNT_RECORDED])
 		log_warn("kernel frames are unresolved: %s", res.kernel_problem);
 	if (!res.build.samples)
