@@ -370,7 +370,7 @@ static long walk_step(__u32 i, void *ctx)
 	/* A return address belongs to the call before it. */
 	lookup = w->exact ? w->pc : w->pc - 1;
 	m = find_mapping(w->proc, lookup);
-	if (!m && w->stop_stale) {
+	if (!m && w->stop_stale && !(w->proc->flags & UNW_PROC_PARTIAL)) {
 		w->status = WALK_STALE;
 		return 1;
 	}
@@ -619,9 +619,9 @@ int on_sample(struct bpf_perf_event_data *ctx)
 	bool user_mode;
 	long err;
 
-	count(CNT_SAMPLES);
 	if (filter_targets && !bpf_map_lookup_elem(&targets, &tgid))
 		return 0;
+	count(CNT_SAMPLES);
 
 	task = bpf_get_current_task_btf();
 	__builtin_memset(&key, 0, sizeof(key));

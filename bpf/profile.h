@@ -48,7 +48,8 @@ struct sample_key {
 
 /* Indexes of the per-CPU `counters` array. */
 enum counter {
-	CNT_SAMPLES,        /* program runs, before filtering */
+	CNT_SAMPLES,        /* samples of the processes sampled (after -p's
+			       filter): each is counted, copied or dropped */
 	CNT_RECORDED,       /* samples counted in `counts` */
 	CNT_COUNTS_FULL,    /* dropped: `counts` map full */
 	CNT_STACKS_FULL,    /* stack lost: `stacks` map full */
@@ -165,10 +166,15 @@ struct unw_mapping {
 
 #define UNW_MAX_MAPPINGS 256
 
+/* unw_proc.flags */
+#define UNW_PROC_PARTIAL 1u /* more mappings than fit: a pc in none of them
+			       is walked with frame pointers, not copied */
+
 /* Value of `unw_procs`, keyed by tgid. */
 struct unw_proc {
 	__u32 inst;  /* the process instance these mappings belong to */
-	__u32 nmaps;
+	__u16 nmaps;
+	__u16 flags; /* UNW_PROC_* */
 	struct unw_mapping maps[UNW_MAX_MAPPINGS]; /* sorted by start */
 };
 

@@ -397,6 +397,12 @@ int cmd_record(int argc, char **argv)
 			  (unsigned long long)res.counters[i]);
 	if (res.stop == STOP_TARGETS_EXITED)
 		log_info("every target process exited");
+	log_info("%llu samples taken: %llu counted in the kernel, %llu sent"
+		 " with a stack copy, %llu dropped",
+		 (unsigned long long)res.counters[CNT_SAMPLES],
+		 (unsigned long long)res.counters[CNT_RECORDED],
+		 (unsigned long long)res.counters[CNT_COPIED],
+		 (unsigned long long)res.counters[CNT_COUNTS_FULL]);
 	if (o.user_stacks && o.unwind == UNWIND_DWARF)
 		log_info("unwinding: %llu tables (%llu rows, %.1f MiB, built in"
 			 " %.1f ms), %llu rows loaded at most of %u; %llu samples"

@@ -282,6 +282,7 @@ void unwinder_load(struct unwinder *u, uint32_t tgid, uint32_t inst,
 
 		if (p->nmaps == UNW_MAX_MAPPINGS) {
 			u->st.mappings_over += n - i;
+			p->flags |= UNW_PROC_PARTIAL;
 			break;
 		}
 		um = &p->maps[p->nmaps++];
