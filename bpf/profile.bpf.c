@@ -271,6 +271,7 @@ struct walk {
 	__u32 exact;  /* pc is not a return address (leaf, signal frame) */
 	__u32 status;
 	__u32 stop_stale; /* stop at WALK_STALE rather than use frame pointers */
+	struct unw_mapping *last; /* the previous frame's mapping, or NULL */
 };
 
 /*
@@ -312,6 +313,8 @@ static __always_inline __u32 find_rule(__u32 first, __u32 count, __u32 rel)
 	struct unw_row *r;
 
 	for (int i = 0; i < 24; i++) { /* UNW_MAX_TABLE_ROWS */
+		if (n <= 1)
+			break; /* one way out: few states to check after it */
 		half = n >> 1;
 		idx = first + base + half;
 		r = bpf_map_lookup_elem(&unw_rows, &idx);
@@ -369,7 +372,11 @@ static long walk_step(__u32 i, void *ctx)
 
 	/* A return address belongs to the call before it. */
 	lookup = w->exact ? w->pc : w->pc - 1;
-	m = find_mapping(w->proc, lookup);
+	/* Callers are often in the same object as their callee. */
+	m = w->last;
+	if (!m || lookup < m->start || lookup >= m->end)
+		m = find_mapping(w->proc, lookup);
+	w->last = m;
 	if (!m && w->stop_stale && !(w->proc->flags & UNW_PROC_PARTIAL)) {
 		w->status = WALK_STALE;
 		return 1;
