@@ -136,6 +136,8 @@ void proctrack_flush(struct proctrack *t)
 		}
 	}
 
+	/* Read every new instance's mappings first, while they live, and
+	 * only then tell the listener, whose work may take longer. */
 	for (size_t i = first_new; i < t->n; i++) {
 		struct inst *in = &t->insts[i];
 
@@ -147,15 +149,20 @@ void proctrack_flush(struct proctrack *t)
 		if (in->sp) {
 			in->state = INST_CAPTURED;
 			t->stats.captured++;
-			if (!in->ended && t->listener.captured)
-				t->listener.captured(t->listener.ctx, in->tgid,
-						     in->inst, in->sp);
 		} else {
 			log_debug("process %u was gone before its mappings"
 				  " were read", in->tgid);
 			in->state = INST_MISSED;
 			t->stats.missed++;
 		}
+	}
+	for (size_t i = first_new; i < t->n; i++) {
+		struct inst *in = &t->insts[i];
+
+		if (in->state == INST_CAPTURED && !in->ended &&
+		    t->listener.captured)
+			t->listener.captured(t->listener.ctx, in->tgid,
+					     in->inst, in->sp);
 	}
 }
 

@@ -229,8 +229,14 @@ static void on_ended(void *ctx, uint32_t tgid, uint32_t inst)
 		stackcopy_forget(ss->copies, inst);
 }
 
-/* Handle waiting events (a batch of them, or with `all`, every one). */
-static void drain_events(struct session *ss, bool all)
+/* Time for loading unwind tables between two looks at the ring buffer. */
+#define UNWIND_WORK_NS 20000000ull
+
+/*
+ * Handle waiting events (a batch of them, or with `all`, every one), then
+ * load unwind tables for a while. Returns true while tables wait.
+ */
+static bool drain_events(struct session *ss, bool all)
 {
 	int more;
 
@@ -240,6 +246,8 @@ static void drain_events(struct session *ss, bool all)
 		if (ss->copies)
 			stackcopy_process(ss->copies);
 	} while (all && more == 1);
+	return ss->unwinder && !all &&
+	       unwinder_work(ss->unwinder, UNWIND_WORK_NS);
 }
 
 static int setup_loop(struct session *ss)
@@ -281,9 +289,12 @@ static int setup_loop(struct session *ss)
 /* Wait for the end of the session, serving process events meanwhile. */
 static void run_loop(struct session *ss)
 {
+	bool busy = false;
+
 	for (;;) {
 		struct epoll_event evs[16];
-		int n = epoll_wait(ss->epfd, evs, 16, -1);
+		/* With tables to load, only look for events, then go on. */
+		int n = epoll_wait(ss->epfd, evs, 16, busy ? 0 : -1);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -292,11 +303,13 @@ static void run_loop(struct session *ss)
 			ss->res->stop = STOP_SIGNAL;
 			return;
 		}
+		if (!n && busy)
+			busy = unwinder_work(ss->unwinder, UNWIND_WORK_NS);
 		for (int i = 0; i < n; i++) {
 			uint64_t tag = evs[i].data.u64;
 
 			if (tag == TAG_EVENTS) {
-				drain_events(ss, false);
+				busy = drain_events(ss, false);
 			} else if (tag == TAG_SIGNAL) {
 				struct signalfd_siginfo si;
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../lib/hmap.h"
 #include "../lib/log.h"
@@ -31,6 +32,11 @@ struct range {
 	uint32_t first, count;
 };
 
+struct job {
+	uint32_t tgid, inst;
+	struct sym_proc *sp;
+};
+
 struct unwinder {
 	struct sampler *s;
 	struct symbolizer *sym;
@@ -52,6 +58,9 @@ struct unwinder {
 
 	struct range *free_ranges; /* sorted by first, never adjacent */
 	size_t nfree, free_alloc;
+
+	struct job *jobs; /* a FIFO: [job_head, njobs) */
+	size_t job_head, njobs, jobs_alloc;
 
 	uint64_t tick;
 	struct unw_proc *scratch;
@@ -93,6 +102,7 @@ void unwinder_free(struct unwinder *u)
 	hmap_release(&u->owner_idx);
 	free(u->free_ranges);
 	free(u->scratch);
+	free(u->jobs);
 	free(u);
 }
 
@@ -252,6 +262,40 @@ static void drop_refs(struct unwinder *u, struct pinst *pi)
 
 void unwinder_load(struct unwinder *u, uint32_t tgid, uint32_t inst,
 		   struct sym_proc *sp)
+{
+	if (u->job_head == u->njobs)
+		u->job_head = u->njobs = 0;
+	ALLOC_GROW(u->jobs, u->njobs + 1, u->jobs_alloc);
+	u->jobs[u->njobs++] = (struct job){ tgid, inst, sp };
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void load_now(struct unwinder *u, uint32_t tgid, uint32_t inst,
+		     struct sym_proc *sp);
+
+bool unwinder_work(struct unwinder *u, uint64_t budget_ns)
+{
+	uint64_t t0 = now_ns();
+
+	while (u->job_head < u->njobs) {
+		struct job j = u->jobs[u->job_head++];
+
+		load_now(u, j.tgid, j.inst, j.sp);
+		if (now_ns() - t0 >= budget_ns)
+			break;
+	}
+	return u->job_head < u->njobs;
+}
+
+static void load_now(struct unwinder *u, uint32_t tgid, uint32_t inst,
+		     struct sym_proc *sp)
 {
 	struct unw_proc *p = u->scratch;
 	struct pinst *pi = find_inst(u, inst);

@@ -13,6 +13,7 @@
 #ifndef SMOLDER_UNWINDER_H
 #define SMOLDER_UNWINDER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../symbolizer/symbolizer.h"
@@ -37,10 +38,19 @@ struct unwinder_stats {
 struct unwinder *unwinder_new(struct sampler *s, struct symbolizer *sym);
 void unwinder_free(struct unwinder *u);
 
-/* Give instance `inst` of process `tgid` its tables (again, after its
- * mappings changed). */
+/*
+ * Give instance `inst` of process `tgid` its tables (again, after its
+ * mappings changed): queued, done by unwinder_work. `sp` is borrowed and
+ * must live as long as the unwinder.
+ */
 void unwinder_load(struct unwinder *u, uint32_t tgid, uint32_t inst,
 		   struct sym_proc *sp);
+/*
+ * Do queued loads for about `budget_ns` (building a table can take tens
+ * of milliseconds; meanwhile the process's samples are copied, and new
+ * processes must still be seen at once). Returns true while work remains.
+ */
+bool unwinder_work(struct unwinder *u, uint64_t budget_ns);
 /* Instance `inst` ended (exec or exit): its tables may go. */
 void unwinder_unload(struct unwinder *u, uint32_t tgid, uint32_t inst);
 
