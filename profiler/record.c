@@ -229,12 +229,25 @@ static void on_ended(void *ctx, uint32_t tgid, uint32_t inst)
 		stackcopy_forget(ss->copies, inst);
 }
 
-/* Time for loading unwind tables between two looks at the ring buffer. */
+/* Time for unwinding copies, and for loading unwind tables, between two
+ * looks at the ring buffer, where new processes are announced. */
 #define UNWIND_WORK_NS 20000000ull
 
+/* Unwind copies and load tables for a while; true while work remains. */
+static bool do_work(struct session *ss)
+{
+	bool more = false;
+
+	if (ss->copies)
+		more |= stackcopy_process(ss->copies, UNWIND_WORK_NS);
+	if (ss->unwinder)
+		more |= unwinder_work(ss->unwinder, UNWIND_WORK_NS);
+	return more;
+}
+
 /*
- * Handle waiting events (a batch of them, or with `all`, every one), then
- * load unwind tables for a while. Returns true while tables wait.
+ * Handle waiting events (a batch of them, or with `all`, every one, and
+ * every copy), then work for a while. Returns true while work remains.
  */
 static bool drain_events(struct session *ss, bool all)
 {
@@ -243,11 +256,13 @@ static bool drain_events(struct session *ss, bool all)
 	do {
 		more = sampler_poll(ss->sampler, on_event, on_copy, ss);
 		proctrack_flush(ss->procs);
-		if (ss->copies)
-			stackcopy_process(ss->copies);
 	} while (all && more == 1);
-	return ss->unwinder && !all &&
-	       unwinder_work(ss->unwinder, UNWIND_WORK_NS);
+	if (all) {
+		if (ss->copies)
+			stackcopy_process(ss->copies, 0);
+		return false;
+	}
+	return do_work(ss) || more == 1;
 }
 
 static int setup_loop(struct session *ss)
@@ -304,7 +319,7 @@ static void run_loop(struct session *ss)
 			return;
 		}
 		if (!n && busy)
-			busy = unwinder_work(ss->unwinder, UNWIND_WORK_NS);
+			busy = do_work(ss);
 		for (int i = 0; i < n; i++) {
 			uint64_t tag = evs[i].data.u64;
 
@@ -520,7 +535,7 @@ int record_run(const struct record_opts *o, struct record_result *res)
 
 		cd->sampler = ss.sampler;
 		cd->pb = pb;
-		stackcopy_process(ss.copies);
+		stackcopy_process(ss.copies, 0);
 		stackcopy_foreach(ss.copies, on_copied_sample, cd);
 		stackcopy_stats(ss.copies, &res->copies);
 		free(cd);

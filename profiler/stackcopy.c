@@ -38,8 +38,8 @@ struct agg {
 
 struct stackcopy {
 	struct proctrack *procs;
-	struct pending *queue;
-	size_t nqueue, queue_alloc;
+	struct pending *queue; /* a FIFO: [head, nqueue) */
+	size_t head, nqueue, queue_alloc;
 
 	struct cinst *insts;
 	size_t ninsts, insts_alloc;
@@ -81,7 +81,7 @@ void stackcopy_free(struct stackcopy *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->nqueue; i++)
+	for (size_t i = c->head; i < c->nqueue; i++)
 		free(c->queue[i].rec);
 	free(c->queue);
 	for (size_t i = 0; i < c->ninsts; i++)
@@ -356,18 +356,29 @@ static void unwind_one(struct stackcopy *c, const struct pending *p)
 	c->cur = NULL;
 }
 
-void stackcopy_process(struct stackcopy *c)
+bool stackcopy_process(struct stackcopy *c, uint64_t budget_ns)
 {
 	uint64_t t0;
 
-	if (!c->nqueue && !c->nended)
-		return;
+	if (c->head == c->nqueue && !c->nended)
+		return false;
 	t0 = now_ns();
-	for (size_t i = 0; i < c->nqueue; i++) {
-		unwind_one(c, &c->queue[i]);
-		free(c->queue[i].rec);
+	while (c->head < c->nqueue) {
+		struct pending *p = &c->queue[c->head++];
+
+		unwind_one(c, p);
+		free(p->rec);
+		p->rec = NULL;
+		/* A queue too long to wait is worked off whatever it costs. */
+		if (budget_ns && now_ns() - t0 >= budget_ns &&
+		    c->nqueue - c->head <= STACKCOPY_MAX_PENDING)
+			break;
 	}
-	c->nqueue = 0;
+	c->st.unwind_ns += now_ns() - t0;
+	if (c->head < c->nqueue)
+		return true;
+	c->head = c->nqueue = 0;
+	/* Every copy of an ended instance is unwound: its Dwfl can go. */
 	for (size_t i = 0; i < c->nended; i++) {
 		struct cinst *ci = &c->insts[c->ended[i]];
 
@@ -377,7 +388,7 @@ void stackcopy_process(struct stackcopy *c)
 		ci->failed = true; /* nothing more comes for it */
 	}
 	c->nended = 0;
-	c->st.unwind_ns += now_ns() - t0;
+	return false;
 }
 
 void stackcopy_remap(struct stackcopy *c, uint32_t inst)

@@ -15,6 +15,7 @@
 #ifndef SMOLDER_STACKCOPY_H
 #define SMOLDER_STACKCOPY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,8 +42,15 @@ void stackcopy_free(struct stackcopy *c);
 /* Queue a copy (`rec` is borrowed; what is needed is copied). */
 void stackcopy_queue(struct stackcopy *c, const struct sm_stack_copy *rec,
 		     size_t size);
-/* Unwind the queued copies; call after proctrack_flush. */
-void stackcopy_process(struct stackcopy *c);
+/* Copies waiting past this many are unwound at once, whatever it costs. */
+#define STACKCOPY_MAX_PENDING 2048
+
+/*
+ * Unwind queued copies, for about `budget_ns` (0: all of them), so that
+ * reading the ring buffer, where new processes are announced, never waits
+ * long. Call after proctrack_flush. Returns true while copies wait.
+ */
+bool stackcopy_process(struct stackcopy *c, uint64_t budget_ns);
 /* The mappings of instance `inst` were read again: what libdw knows of
  * them is rebuilt at the next copy. */
 void stackcopy_remap(struct stackcopy *c, uint32_t inst);

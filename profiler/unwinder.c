@@ -35,6 +35,7 @@ struct range {
 struct job {
 	uint32_t tgid, inst;
 	struct sym_proc *sp;
+	unsigned next; /* the next mapping whose table to build */
 };
 
 struct unwinder {
@@ -266,7 +267,7 @@ void unwinder_load(struct unwinder *u, uint32_t tgid, uint32_t inst,
 	if (u->job_head == u->njobs)
 		u->job_head = u->njobs = 0;
 	ALLOC_GROW(u->jobs, u->njobs + 1, u->jobs_alloc);
-	u->jobs[u->njobs++] = (struct job){ tgid, inst, sp };
+	u->jobs[u->njobs++] = (struct job){ tgid, inst, sp, 0 };
 }
 
 static uint64_t now_ns(void)
@@ -285,9 +286,19 @@ bool unwinder_work(struct unwinder *u, uint64_t budget_ns)
 	uint64_t t0 = now_ns();
 
 	while (u->job_head < u->njobs) {
-		struct job j = u->jobs[u->job_head++];
+		struct job *j = &u->jobs[u->job_head];
+		unsigned n = sym_proc_nmappings(j->sp);
+		struct sym_unwind ui;
 
-		load_now(u, j.tgid, j.inst, j.sp);
+		/* One object's table at a time (tens of milliseconds for a
+		 * large one): built once, then found at once by load_now. */
+		while (j->next < n) {
+			sym_proc_unwind(j->sp, j->next++, &ui);
+			if (now_ns() - t0 >= budget_ns)
+				return true;
+		}
+		u->job_head++;
+		load_now(u, j->tgid, j->inst, j->sp);
 		if (now_ns() - t0 >= budget_ns)
 			break;
 	}
