@@ -202,7 +202,7 @@ int input_data_read(const char *path, struct input_data *in)
 			err = -EISDIR;
 		else if (S_ISREG(st.st_mode) && st.st_size > 0) {
 			void *m = mmap(NULL, (size_t)st.st_size, PROT_READ,
-				       MAP_PRIVATE, fd, 0);
+				       MAP_PRIVATE | MAP_POPULATE, fd, 0);
 
 			if (m != MAP_FAILED) {
 				madvise(m, (size_t)st.st_size, MADV_WILLNEED);
