@@ -190,16 +190,47 @@ static __always_inline __u32 proc_instance(struct task_struct *task, __u32 tgid)
 	return ps->inst;
 }
 
+/*
+ * Store a stack under its hash `h` in `map` (`stacks` or `ustacks`, whose
+ * values both begin { __u32 len; __u32 pad; __u64 ip[]; }), once. Returns
+ * h, or 0 with lost_flag set and counted when it cannot be stored.
+ */
+static __always_inline __u64 store_stack(void *map, __u64 h, const void *st,
+					 __u32 len, __u64 leaf,
+					 __u32 *key_flags, __u32 lost_flag)
+{
+	struct stack_trace *old = bpf_map_lookup_elem(map, &h);
+	long err;
+
+	if (old) {
+		/* A cheap check that the stored stack is this one; a full
+		 * compare would cost more than the collision is likely. */
+		if (old->len != len || old->ip[0] != leaf) {
+			*key_flags |= lost_flag;
+			count(CNT_STACK_COLLISION);
+			return 0;
+		}
+		return h;
+	}
+	err = bpf_map_update_elem(map, &h, st, BPF_NOEXIST);
+	if (err && err != -EEXIST) {
+		*key_flags |= lost_flag;
+		count(CNT_STACKS_FULL);
+		return 0;
+	}
+	return h;
+}
+
 static __always_inline __u64 record_stack(void *ctx, __u64 flags,
 					  __u32 *key_flags, __u32 trunc_flag,
 					  __u32 err_flag, __u32 lost_flag,
 					  enum counter trunc_cnt,
 					  enum counter err_cnt)
 {
-	struct stack_trace *st, *old;
+	struct stack_trace *st;
 	__u32 zero = 0, len;
 	__u64 h = STACKHASH_SEED;
-	long n, err;
+	long n;
 
 	st = bpf_map_lookup_elem(&scratch, &zero);
 	if (!st)
@@ -225,25 +256,7 @@ static __always_inline __u64 record_stack(void *ctx, __u64 flags,
 		h = stackhash_mix(h, st->ip[i]);
 	}
 	h = stackhash_finish(h, len);
-
-	old = bpf_map_lookup_elem(&stacks, &h);
-	if (old) {
-		/* A cheap check that the stored stack is this one; a full
-		 * compare would cost more than the collision is likely. */
-		if (old->len != len || old->ip[0] != st->ip[0]) {
-			*key_flags |= lost_flag;
-			count(CNT_STACK_COLLISION);
-			return 0;
-		}
-		return h;
-	}
-	err = bpf_map_update_elem(&stacks, &h, st, BPF_NOEXIST);
-	if (err && err != -EEXIST) {
-		*key_flags |= lost_flag;
-		count(CNT_STACKS_FULL);
-		return 0;
-	}
-	return h;
+	return store_stack(&stacks, h, st, len, st->ip[0], key_flags, lost_flag);
 }
 
 
@@ -468,11 +481,9 @@ static __always_inline __u64 walk_user_stack(struct bpf_perf_event_data *ctx,
 {
 	struct walk w = { .proc = proc, .hash = STACKHASH_SEED, .exact = 1,
 			  .stop_stale = copy_stacks != 0 };
-	struct ustack_trace *old;
 	struct pt_regs *regs;
 	__u32 zero = 0, len;
 	__u64 h;
-	long err;
 
 	w.out = bpf_map_lookup_elem(&uscratch, &zero);
 	if (!w.out)
@@ -520,24 +531,10 @@ static __always_inline __u64 walk_user_stack(struct bpf_perf_event_data *ctx,
 		count(CNT_UNW_FAILED);
 		break;
 	}
-	h = stackhash_finish(w.hash, len);
-	old = bpf_map_lookup_elem(&ustacks, &h);
-	if (old) {
-		if (old->len != len || old->ip[0] != w.out->ip[0]) {
-			*key_flags |= SAMPLE_USTACK_LOST;
-			count(CNT_STACK_COLLISION);
-			return 0;
-		}
+	h = store_stack(&ustacks, stackhash_finish(w.hash, len), w.out, len,
+			w.out->ip[0], key_flags, SAMPLE_USTACK_LOST);
+	if (h)
 		*key_flags |= SAMPLE_USTACK_DWARF;
-		return h;
-	}
-	err = bpf_map_update_elem(&ustacks, &h, w.out, BPF_NOEXIST);
-	if (err && err != -EEXIST) {
-		*key_flags |= SAMPLE_USTACK_LOST;
-		count(CNT_STACKS_FULL);
-		return 0;
-	}
-	*key_flags |= SAMPLE_USTACK_DWARF;
 	return h;
 }
 

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/clock.h"
 #include "../lib/log.h"
 #include "../lib/xalloc.h"
 
@@ -47,14 +48,6 @@ struct session {
 static int pidfd_open_(pid_t pid)
 {
 	return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
-static uint64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static int exit_code(int status)
@@ -496,8 +489,8 @@ int record_run(const struct record_opts *o, struct record_result *res)
 
 	if ((err = sampler_start(ss.sampler)))
 		goto out;
-	t0 = now_ns(CLOCK_MONOTONIC);
-	t0_real = now_ns(CLOCK_REALTIME);
+	t0 = clock_ns(CLOCK_MONOTONIC);
+	t0_real = clock_ns(CLOCK_REALTIME);
 	res->ncpus = sampler_ncpus(ss.sampler);
 	if (o->cmd && (err = release_child(&ss)))
 		goto out;
@@ -513,7 +506,7 @@ int record_run(const struct record_opts *o, struct record_result *res)
 	log_info("sampling %u CPUs at %u Hz", res->ncpus, o->freq_hz);
 	run_loop(&ss);
 	sampler_stop(ss.sampler);
-	t1 = now_ns(CLOCK_MONOTONIC);
+	t1 = clock_ns(CLOCK_MONOTONIC);
 	res->duration_s = (double)(t1 - t0) / 1e9;
 
 	/* Events from the last moments, then mappings made since capture. */

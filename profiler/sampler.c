@@ -458,40 +458,58 @@ struct stack_cache {
 };
 
 /*
- * The stack stored under hash `h` in the map at `fd`, whose values are
- * `{ __u32 len; __u32 pad; __u64 ip[depth]; }`, read once and checked
- * against its key.
+ * Read the stack stored under hash `h` in the map at `fd`, whose values
+ * are `{ __u32 len; __u32 pad; __u64 ip[depth]; }`, and check it against
+ * its key. Returns its length with *value set (caller frees; the frames
+ * are 8 bytes in), -ENOENT when it is not stored, or -EBADMSG when it
+ * does not match its hash.
  */
+static int read_stack(int fd, uint32_t depth, uint64_t h, uint32_t **value)
+{
+	uint32_t *buf = xmalloc(8 + (size_t)depth * sizeof(__u64));
+	const __u64 *ip = (const __u64 *)(buf + 2);
+	uint64_t check = STACKHASH_SEED;
+
+	if (bpf_map_lookup_elem(fd, &h, buf)) {
+		free(buf);
+		return -ENOENT;
+	}
+	if (buf[0] <= depth) {
+		for (uint32_t i = 0; i < buf[0]; i++)
+			check = stackhash_mix(check, ip[i]);
+		if (stackhash_finish(check, buf[0]) == h) {
+			*value = buf;
+			return (int)buf[0];
+		}
+	}
+	free(buf);
+	return -EBADMSG;
+}
+
+/* The stack under hash `h` in the map at `fd`, read once. */
 static const struct cached_stack *get_stack(struct stack_cache *c, int fd,
 					    uint32_t depth, uint64_t h,
 					    struct sampler_drain_stats *st)
 {
-	size_t size = 8 + (size_t)depth * sizeof(__u64), pos;
-	uint64_t check = STACKHASH_SEED;
 	struct cached_stack e = { .hash = h };
 	uint32_t *buf;
+	size_t pos;
+	int len;
 
 	for (uint32_t i = hmap_first(&c->idx, h, &pos); i != HMAP_NONE;
 	     i = hmap_next(&c->idx, h, &pos))
 		if (c->ents[i].hash == h)
 			return &c->ents[i];
-	buf = xmalloc(size);
-	if (bpf_map_lookup_elem(fd, &h, buf)) {
+	len = read_stack(fd, depth, h, &buf);
+	if (len == -ENOENT) {
 		st->missing_stacks++;
-		free(buf);
 	} else {
 		st->stacks++;
-		e.len = buf[0];
-		e.ip = (__u64 *)(buf + 2);
-		if (e.len > depth)
-			e.len = depth + 1; /* cannot match below */
-		for (uint32_t i = 0; i < e.len && i < depth; i++)
-			check = stackhash_mix(check, e.ip[i]);
-		if (stackhash_finish(check, e.len) != h) {
+		if (len < 0) {
 			st->bad_stacks++;
-			free(buf);
-			e.ip = NULL; /* it pointed 8 bytes into buf */
-			e.len = 0;
+		} else {
+			e.len = (uint32_t)len;
+			e.ip = (__u64 *)(buf + 2);
 		}
 	}
 	ALLOC_GROW(c->ents, c->n + 1, c->alloc);
@@ -511,23 +529,14 @@ static void release_cache(struct stack_cache *c)
 
 int sampler_kernel_stack(struct sampler *s, uint64_t hash, __u64 *ip)
 {
-	struct stack_trace *t = xmalloc(sizeof(*t));
-	uint64_t check = STACKHASH_SEED;
-	int len;
+	uint32_t *buf;
+	int len = read_stack(bpf_map__fd(s->skel->maps.stacks), MAX_STACK_DEPTH,
+			     hash, &buf);
 
-	if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.stacks), &hash, t)) {
-		free(t);
-		return -ENOENT;
-	}
-	len = t->len > MAX_STACK_DEPTH ? -1 : (int)t->len;
-	for (int i = 0; i < len; i++)
-		check = stackhash_mix(check, t->ip[i]);
-	if (len < 0 || stackhash_finish(check, (uint32_t)len) != hash) {
-		free(t);
-		return -EBADMSG;
-	}
-	memcpy(ip, t->ip, (size_t)len * sizeof(*ip));
-	free(t);
+	if (len < 0)
+		return len;
+	memcpy(ip, buf + 2, (size_t)len * sizeof(*ip));
+	free(buf);
 	return len;
 }
 

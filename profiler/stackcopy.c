@@ -6,18 +6,17 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../bpf/stackhash.h"
+#include "../lib/clock.h"
 #include "../lib/hmap.h"
 #include "../lib/log.h"
 #include "../lib/xalloc.h"
 
 /* A copy waiting for its instance's mappings. */
 struct pending {
-	struct sm_stack_copy *rec; /* malloc'd, `size` bytes */
-	size_t size;
+	struct sm_stack_copy *rec; /* malloc'd, rec->size bytes of stack */
 };
 
 /* libdw's view of one process instance: its objects as modules. */
@@ -105,16 +104,13 @@ void stackcopy_queue(struct stackcopy *c, const struct sm_stack_copy *rec,
 	if (size < sizeof(*rec))
 		return;
 	/* What BPF says was copied, within what arrived. */
-	if (rec->size > size - sizeof(*rec))
-		size = sizeof(*rec) + (size - sizeof(*rec));
-	else
+	if (rec->size < size - sizeof(*rec))
 		size = sizeof(*rec) + rec->size;
 	ALLOC_GROW(c->queue, c->nqueue + 1, c->queue_alloc);
 	p = &c->queue[c->nqueue++];
 	p->rec = xmalloc(size);
 	memcpy(p->rec, rec, size);
 	p->rec->size = (__u32)(size - sizeof(*rec));
-	p->size = size;
 	c->st.samples++;
 	c->st.bytes += p->rec->size;
 }
@@ -230,7 +226,7 @@ static bool is_outermost(Dwfl *dwfl, Dwarf_Addr pc, bool rbp0)
 		cfi = dwfl_module_dwarf_cfi(mod, &bias);
 	if (!cfi || dwarf_cfi_addrframe(cfi, pc - bias, &fr))
 		return rbp0;
-	if (!dwarf_frame_register(fr, 16, mem, &ops, &n))
+	if (!dwarf_frame_register(fr, SM_REG_RIP, mem, &ops, &n))
 		end = n == 0 && ops == mem;
 	free(fr);
 	return end;
@@ -306,14 +302,6 @@ static void add_agg(struct stackcopy *c, const struct sample_key *key)
 	hmap_insert(&c->agg_idx, h, (uint32_t)c->naggs++);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void unwind_one(struct stackcopy *c, const struct pending *p)
 {
 	struct sample_key key = p->rec->key;
@@ -362,7 +350,7 @@ bool stackcopy_process(struct stackcopy *c, uint64_t budget_ns)
 
 	if (c->head == c->nqueue && !c->nended)
 		return false;
-	t0 = now_ns();
+	t0 = clock_ns(CLOCK_MONOTONIC);
 	while (c->head < c->nqueue) {
 		struct pending *p = &c->queue[c->head++];
 
@@ -370,11 +358,12 @@ bool stackcopy_process(struct stackcopy *c, uint64_t budget_ns)
 		free(p->rec);
 		p->rec = NULL;
 		/* A queue too long to wait is worked off whatever it costs. */
-		if (budget_ns && now_ns() - t0 >= budget_ns &&
+		if (budget_ns &&
+		    clock_ns(CLOCK_MONOTONIC) - t0 >= budget_ns &&
 		    c->nqueue - c->head <= STACKCOPY_MAX_PENDING)
 			break;
 	}
-	c->st.unwind_ns += now_ns() - t0;
+	c->st.unwind_ns += clock_ns(CLOCK_MONOTONIC) - t0;
 	if (c->head < c->nqueue)
 		return true;
 	c->head = c->nqueue = 0;

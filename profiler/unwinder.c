@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "../lib/clock.h"
 #include "../lib/hmap.h"
 #include "../lib/log.h"
 #include "../lib/xalloc.h"
@@ -270,20 +270,12 @@ void unwinder_load(struct unwinder *u, uint32_t tgid, uint32_t inst,
 	u->jobs[u->njobs++] = (struct job){ tgid, inst, sp, 0 };
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void load_now(struct unwinder *u, uint32_t tgid, uint32_t inst,
 		     struct sym_proc *sp);
 
 bool unwinder_work(struct unwinder *u, uint64_t budget_ns)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
 
 	while (u->job_head < u->njobs) {
 		struct job *j = &u->jobs[u->job_head];
@@ -294,12 +286,12 @@ bool unwinder_work(struct unwinder *u, uint64_t budget_ns)
 		 * large one): built once, then found at once by load_now. */
 		while (j->next < n) {
 			sym_proc_unwind(j->sp, j->next++, &ui);
-			if (now_ns() - t0 >= budget_ns)
+			if (clock_ns(CLOCK_MONOTONIC) - t0 >= budget_ns)
 				return true;
 		}
 		u->job_head++;
 		load_now(u, j->tgid, j->inst, j->sp);
-		if (now_ns() - t0 >= budget_ns)
+		if (clock_ns(CLOCK_MONOTONIC) - t0 >= budget_ns)
 			break;
 	}
 	return u->job_head < u->njobs;

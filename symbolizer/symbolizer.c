@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/clock.h"
 #include "../lib/hmap.h"
 #include "../lib/log.h"
 #include "../lib/xalloc.h"
@@ -605,26 +606,35 @@ static struct objdata *new_data(struct symbolizer *s, struct elf_object *elf,
 	return d;
 }
 
+/*
+ * The object's pinned fd (borrowed), or a new one opened by its path. The
+ * path may name another file by now: it is accepted only if it is still
+ * the same inode. -1 when there is none.
+ */
+static int object_fd(const struct object *o)
+{
+	struct stat st;
+	int fd = o->fd;
+
+	if (fd >= 0)
+		return fd;
+	fd = open(o->path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && (fstat(fd, &st) || st.st_ino != o->ino)) {
+		log_debug("'%s' was replaced since it was mapped", o->path);
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
 static void load_object(struct symbolizer *s, struct object *o)
 {
 	struct elf_object *elf = NULL;
-	int fd = o->fd;
+	int fd;
 
 	if (o->state != OBJ_PENDING)
 		return;
-	if (fd < 0) {
-		struct stat st;
-
-		fd = open(o->path, O_RDONLY | O_CLOEXEC);
-		/* Without a pinned fd the path may name another file now:
-		 * accept it only if it is still the same inode. */
-		if (fd >= 0 && (fstat(fd, &st) || st.st_ino != o->ino)) {
-			log_debug("'%s' was replaced since it was mapped",
-				  o->path);
-			close(fd);
-			fd = -1;
-		}
-	}
+	fd = object_fd(o);
 	if (fd >= 0)
 		elf = elf_object_load(fd, NULL, 0);
 	if (elf) {
@@ -1149,15 +1159,13 @@ static void read_perf_map(struct sym_proc *sp)
 {
 	char path[PATH_MAX], *line = NULL;
 	size_t cap = 0, alloc = sp->njit;
-	struct timespec ts;
 	struct stat st;
 	uint64_t now;
 	FILE *f;
 
 	/* Many addresses can miss (code the JIT did not describe, or no
 	 * map at all): look at the files at most once a second. */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	now = clock_ns(CLOCK_MONOTONIC);
 	if (sp->jit_read_ns && now - sp->jit_read_ns < 1000000000ull)
 		return;
 	sp->jit_read_ns = now;
@@ -1307,21 +1315,14 @@ static struct unwdata *get_unwdata(struct symbolizer *s, struct object *o)
 {
 	struct elf_object *hdr = NULL;
 	struct unwdata *u = NULL;
-	int fd = o->fd; /* pinned: borrowed, symbols are read from it later */
+	int fd;
 	size_t pos;
 
 	if (o->uw_done)
 		return o->uw;
 	o->uw_done = true;
-	if (fd < 0) {
-		struct stat st;
-
-		fd = open(o->path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0 && (fstat(fd, &st) || st.st_ino != o->ino)) {
-			close(fd);
-			fd = -1;
-		}
-	}
+	/* A pinned fd stays open: the symbols are read from it later. */
+	fd = object_fd(o);
 	if (fd >= 0)
 		hdr = elf_object_load_headers(fd, NULL, 0);
 	if (hdr && hdr->build_id) {

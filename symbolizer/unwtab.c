@@ -15,8 +15,8 @@
 #include <libelf.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "../lib/clock.h"
 #include "../lib/log.h"
 #include "../lib/xalloc.h"
 
@@ -51,15 +51,9 @@ struct builder {
 	size_t rows_alloc;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static bool read_uleb(const uint8_t **p, const uint8_t *end, uint64_t *out)
+/* An unsigned or signed LEB128 number. */
+static bool read_leb(const uint8_t **p, const uint8_t *end, bool is_signed,
+		     uint64_t *out)
 {
 	uint64_t v = 0;
 	unsigned shift = 0;
@@ -71,6 +65,8 @@ static bool read_uleb(const uint8_t **p, const uint8_t *end, uint64_t *out)
 			v |= (uint64_t)(b & 0x7f) << shift;
 		shift += 7;
 		if (!(b & 0x80)) {
+			if (is_signed && shift < 64 && (b & 0x40))
+				v |= ~0ull << shift;
 			*out = v;
 			return true;
 		}
@@ -78,27 +74,7 @@ static bool read_uleb(const uint8_t **p, const uint8_t *end, uint64_t *out)
 	return false;
 }
 
-static bool read_sleb(const uint8_t **p, const uint8_t *end, int64_t *out)
-{
-	uint64_t v = 0;
-	unsigned shift = 0;
-
-	while (*p < end) {
-		uint8_t b = *(*p)++;
-
-		if (shift < 64)
-			v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-		if (!(b & 0x80)) {
-			if (shift < 64 && (b & 0x40))
-				v |= ~0ull << shift;
-			*out = (int64_t)v;
-			return true;
-		}
-	}
-	return false;
-}
-
+/* A little-endian (x86-64 only) number of n bytes. */
 static bool read_fixed(const uint8_t **p, const uint8_t *end, unsigned n,
 		       bool is_signed, uint64_t *out)
 {
@@ -106,7 +82,7 @@ static bool read_fixed(const uint8_t **p, const uint8_t *end, unsigned n,
 
 	if ((size_t)(end - *p) < n)
 		return false;
-	for (unsigned i = 0; i < n; i++) /* little-endian: x86-64 only */
+	for (unsigned i = 0; i < n; i++)
 		v |= (uint64_t)(*p)[i] << (8 * i);
 	if (is_signed && n < 8 && (v >> (8 * n - 1)) & 1)
 		v |= ~0ull << (8 * n);
@@ -117,57 +93,30 @@ static bool read_fixed(const uint8_t **p, const uint8_t *end, unsigned n,
 
 /*
  * Decode one pointer in DW_EH_PE encoding `enc` at *p; `apply` adds the
- * pc-relative base (the ranges of FDEs are plain lengths).
+ * pc-relative base (b may be NULL without it: the ranges of FDEs are
+ * plain lengths, a personality pointer is only skipped).
  */
 static bool read_encoded(struct builder *b, const uint8_t **p,
 			 const uint8_t *end, uint8_t enc, bool apply,
 			 uint64_t *out)
 {
+	/* Bytes of each fixed-size format (low three bits; bit 3: signed). */
+	static const uint8_t size[8] = {
+		[DW_EH_PE_absptr] = 8, [DW_EH_PE_udata2] = 2,
+		[DW_EH_PE_udata4] = 4, [DW_EH_PE_udata8] = 8,
+	};
 	const uint8_t *at = *p;
+	unsigned fmt = enc & 0x07;
+	bool is_signed = enc & 0x08;
 	uint64_t v;
-	int64_t sv;
 
 	if (enc == DW_EH_PE_omit)
 		return false;
-	switch (enc & 0x0f) {
-	case DW_EH_PE_absptr:
-		if (!read_fixed(p, end, 8, false, &v))
+	if (fmt == DW_EH_PE_uleb128) {
+		if (!read_leb(p, end, is_signed, &v))
 			return false;
-		break;
-	case DW_EH_PE_uleb128:
-		if (!read_uleb(p, end, &v))
-			return false;
-		break;
-	case DW_EH_PE_udata2:
-		if (!read_fixed(p, end, 2, false, &v))
-			return false;
-		break;
-	case DW_EH_PE_udata4:
-		if (!read_fixed(p, end, 4, false, &v))
-			return false;
-		break;
-	case DW_EH_PE_udata8:
-		if (!read_fixed(p, end, 8, false, &v))
-			return false;
-		break;
-	case DW_EH_PE_sleb128:
-		if (!read_sleb(p, end, &sv))
-			return false;
-		v = (uint64_t)sv;
-		break;
-	case DW_EH_PE_sdata2:
-		if (!read_fixed(p, end, 2, true, &v))
-			return false;
-		break;
-	case DW_EH_PE_sdata4:
-		if (!read_fixed(p, end, 4, true, &v))
-			return false;
-		break;
-	case DW_EH_PE_sdata8:
-		if (!read_fixed(p, end, 8, true, &v))
-			return false;
-		break;
-	default:
+	} else if (!size[fmt] || (is_signed && fmt == DW_EH_PE_absptr) ||
+		   !read_fixed(p, end, size[fmt], is_signed, &v)) {
 		return false;
 	}
 	if (apply) {
@@ -212,25 +161,15 @@ static struct cie_enc cie_encoding(const Dwarf_CIE *cie, uint64_t offset,
 				goto bad;
 			p++;
 			break;
-		case 'P': {
-			uint8_t penc;
+		case 'P': { /* the personality routine: skipped */
 			uint64_t skip;
-			unsigned sizes[] = { 8, 0, 2, 4, 8, 0, 0, 0,
-					     0, 0, 2, 4, 8 };
+			uint8_t penc;
 
 			if (!p || p >= end)
 				goto bad;
 			penc = *p++;
-			if ((penc & 0x0f) == DW_EH_PE_uleb128 ||
-			    (penc & 0x0f) == DW_EH_PE_sleb128) {
-				if (!read_uleb(&p, end, &skip))
-					goto bad;
-			} else if ((penc & 0x0f) < sizeof(sizes) / sizeof(sizes[0]) &&
-				   sizes[penc & 0x0f]) {
-				p += sizes[penc & 0x0f];
-			} else {
+			if (!read_encoded(NULL, &p, end, penc, false, &skip))
 				goto bad;
-			}
 			break;
 		}
 		case 'S':
@@ -523,7 +462,8 @@ static int open_cfi(struct builder *b)
 struct unwtab *unwtab_build(int fd, const void *image, size_t size)
 {
 	struct builder b = { 0 };
-	uint64_t t0 = now_ns(), reach = 0; /* the furthest FDE end so far */
+	/* reach: the furthest FDE end so far */
+	uint64_t t0 = clock_ns(CLOCK_MONOTONIC), reach = 0;
 	int err = -ENOEXEC;
 
 	if (elf_version(EV_CURRENT) == EV_NONE) {
@@ -554,7 +494,7 @@ struct unwtab *unwtab_build(int fd, const void *image, size_t size)
 		if ((err = walk_fde(&b, &b.fdes[i], next > reach ? reach : 0)))
 			goto out;
 	}
-	b.t->build_ns = now_ns() - t0;
+	b.t->build_ns = clock_ns(CLOCK_MONOTONIC) - t0;
 	err = 0;
 out:
 	if (b.cfi && b.cfi_is_elf)
