@@ -39,8 +39,8 @@ kill "$BG" 2>/dev/null
 check "record -o x.pb.gz writes gzipped pprof" sh -c 'od -An -tx1 -N2 "$1" | grep -q "1f 8b"' _ "$T/r.pb.gz"
 go tool pprof -top "$T/r.pb.gz" >"$T/top" 2>"$T/top.err"
 check "go tool pprof reads it" grep -q "hot_a" "$T/top"
-# (pprof has no frame kinds: compare names.)
-"$SMOLDER" convert "$T/r.pb.gz" -o - 2>/dev/null | sed 's/_\[k\]//g' | sort >"$T/ours.folded"
+# (pprof has no frame kinds, kernel or inlined: compare names.)
+"$SMOLDER" convert "$T/r.pb.gz" -o - 2>/dev/null | sed 's/_\[[ki]\]//g' | sort >"$T/ours.folded"
 pprof_raw_folded "$T/r.pb.gz" >"$T/theirs.folded"
 check "go tool pprof -raw sees exactly our stacks and counts" cmp -s "$T/ours.folded" "$T/theirs.folded"
 [ -s "$T/ours.folded" ] && ! cmp -s "$T/ours.folded" "$T/theirs.folded" && diff "$T/ours.folded" "$T/theirs.folded" | head -5

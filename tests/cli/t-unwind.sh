@@ -94,8 +94,10 @@ sleep 0.5
 "$SMOLDER" record -v -p "$BG" -F 999 -d 1 -o "$T/lazy2.folded" 2>"$T/lazy2.err"
 kill "$BG" 2>/dev/null
 w=$(sed -nE 's/.* ([0-9]+) samples walked in the kernel, ([0-9]+) from stack copies.*/\1 \2/p' "$T/lazy2.err")
+# (Only its first samples, before its tables are loaded, are copied: a
+# sanitized build takes longer to load them.)
 check "a running process is walked in the kernel, not copied (walked, copied: $w)" \
-	awk_true "w > 800 && c < 100" -v w="${w% *}" -v c="${w#* }"
+	awk_true "w > 700 && c < 0.2 * (w + c)" -v w="${w% *}" -v c="${w#* }"
 n=$(sed -nE 's/.*stacks cut at unsupported unwind rules ([0-9]+).*/\1/p' "$T/lazy2.err")
 t=$(count_matching "$T/lazy2.folded" "^nofpcases;\\[truncated\\];_dl_runtime_resolve")
 check "a rule the walker cannot follow: counted (${n:-none}), shown [truncated] ($t)" \
