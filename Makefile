@@ -33,7 +33,7 @@ CFLAGS ?= -O2 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
 BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DSMOLDER_VERSION='"$(VERSION)"' \
 	$(WARNINGS) -I$(B) -I$(B)/gen -Ibpf -MMD -MP
-LIBS := -lbpf -ldw -lelf -ldebuginfod -llzma -liberty -lz -lxxhash -lprotobuf-c \
+LIBS := -lbpf -ldw -lelf -ldebuginfod -llzma -liberty -lz -lzstd -lxxhash -lprotobuf-c \
 	-ljansson -lm
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
