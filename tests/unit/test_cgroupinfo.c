@@ -1,5 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* cgroupinfo: container ids and units from cgroup paths. */
+/* cgroupinfo: container ids and units from cgroup paths, and the walk of a
+ * directory tree and of the real cgroup2 mount. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "../../lib/xalloc.h"
 #include "../../profiler/cgroupinfo.h"
 #include "harness.h"
@@ -240,10 +246,237 @@ static void finds_systemd_units(void)
 	CHECK_EQ(cgroup_systemd_unit("/system.slice/ssh.service", out, 0), 0);
 }
 
+static uint64_t ino_of(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st)) {
+		fprintf(stderr, "cannot stat '%s': %s\n", path,
+			strerror(errno));
+		return 0;
+	}
+	return st.st_ino;
+}
+
+/* The walk over a plain tree: any directory can be the root. */
+static void walks_a_tree(void)
+{
+	char root[] = "/tmp/smolder-cgtest-XXXXXX", p[256];
+	const char *dirs[] = { "/a", "/a/b", "/a/b/c", "/a/d", "/e" };
+	struct cgroupinfo *c;
+	struct cgroupinfo_stats st;
+	const char *old;
+	uint64_t ino_d;
+	int fd;
+
+	if (!mkdtemp(root)) {
+		h_fail++;
+		fprintf(stderr, "cannot create a directory: %s\n",
+			strerror(errno));
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		snprintf(p, sizeof(p), "%s%s", root, dirs[i]);
+		CHECK_EQ(mkdir(p, 0755), 0);
+	}
+	/* files and symlinks are not cgroups */
+	snprintf(p, sizeof(p), "%s/a/file", root);
+	fd = open(p, O_CREAT | O_WRONLY, 0644);
+	CHECK(fd >= 0);
+	close(fd);
+	snprintf(p, sizeof(p), "%s/a/link", root);
+	CHECK_EQ(symlink("b", p), 0);
+
+	c = cgroupinfo_new(root);
+	CHECK_STR(cgroupinfo_root(c), root);
+	CHECK_STR(cgroupinfo_path(c, ino_of(root)), "/");
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		snprintf(p, sizeof(p), "%s%s", root, dirs[i]);
+		CHECK_STR(cgroupinfo_path(c, ino_of(p)), dirs[i]);
+	}
+	snprintf(p, sizeof(p), "%s/a/file", root);
+	CHECK(cgroupinfo_path(c, ino_of(p)) == NULL);
+	cgroupinfo_stats(c, &st);
+	CHECK_EQ(st.known, 6);
+	CHECK_EQ(st.lookups, 7);
+	CHECK_EQ(st.misses, 1);
+	CHECK_EQ(st.skipped, 0);
+	CHECK_EQ(st.unreadable, 0);
+
+	/* Unknown ids within the interval do not walk again. */
+	cgroupinfo_set_rescan_interval(c, 3600ull * 1000000000ull);
+	snprintf(p, sizeof(p), "%s/late", root);
+	CHECK_EQ(mkdir(p, 0755), 0);
+	for (int i = 0; i < 1000; i++)
+		CHECK(cgroupinfo_path(c, ino_of(p)) == NULL);
+	cgroupinfo_stats(c, &st);
+	CHECK_EQ(st.rescans, 0);
+	CHECK_EQ(st.misses, 1001);
+
+	/* With no interval a miss walks again, and finds the newcomer. */
+	cgroupinfo_set_rescan_interval(c, 0);
+	CHECK_STR(cgroupinfo_path(c, ino_of(p)), "/late");
+	cgroupinfo_stats(c, &st);
+	CHECK_EQ(st.rescans, 1);
+	CHECK_EQ(st.known, 7);
+
+	/* A rename is seen by the next walk; the old path stays readable. */
+	snprintf(p, sizeof(p), "%s/a/d", root);
+	ino_d = ino_of(p);
+	old = cgroupinfo_path(c, ino_d);
+	CHECK_STR(old, "/a/d");
+	char p2[256];
+
+	snprintf(p2, sizeof(p2), "%s/a/d2", root);
+	CHECK_EQ(rename(p, p2), 0);
+	CHECK(cgroupinfo_path(c, UINT64_MAX) == NULL); /* walks */
+	CHECK_STR(cgroupinfo_path(c, ino_d), "/a/d2");
+	CHECK_STR(old, "/a/d");
+	cgroupinfo_stats(c, &st);
+	CHECK_EQ(st.rescans, 2);
+	CHECK_EQ(st.known, 7);
+	cgroupinfo_free(c);
+
+	snprintf(p, sizeof(p), "%s/a/file", root);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/a/link", root);
+	unlink(p);
+	const char *rm[] = { "/late", "/a/d2", "/a/b/c", "/a/b", "/a", "/e",
+			     "" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(rm); i++) {
+		snprintf(p, sizeof(p), "%s%s", root, rm[i]);
+		CHECK_EQ(rmdir(p), 0);
+	}
+}
+
+/* A root that does not exist: every id unknown, nothing walked. */
+static void survives_no_root(void)
+{
+	struct cgroupinfo *c = cgroupinfo_new("/nonexistent/smolder-cgroup");
+	struct cgroupinfo_stats st;
+
+	CHECK(cgroupinfo_root(c) == NULL);
+	cgroupinfo_set_rescan_interval(c, 0);
+	CHECK(cgroupinfo_path(c, 1) == NULL);
+	CHECK(cgroupinfo_path(c, 1) == NULL);
+	cgroupinfo_stats(c, &st);
+	CHECK_EQ(st.known, 0);
+	CHECK_EQ(st.lookups, 2);
+	CHECK_EQ(st.misses, 2);
+	CHECK_EQ(st.rescans, 0);
+	cgroupinfo_free(c);
+	cgroupinfo_free(NULL);
+}
+
+/* The id the kernel gives a cgroup (its file handle, as BPF's
+ * bpf_get_current_cgroup_id() reports it), or 0. */
+static uint64_t kernel_cgroup_id(const char *path)
+{
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + sizeof(uint64_t)];
+	} h = { .fh.handle_bytes = sizeof(uint64_t) };
+	uint64_t id;
+	int mount_id;
+
+	if (name_to_handle_at(AT_FDCWD, path, &h.fh, &mount_id, 0) ||
+	    h.fh.handle_bytes != sizeof(id))
+		return 0;
+	memcpy(&id, h.fh.f_handle, sizeof(id));
+	return id;
+}
+
+static void skip(const char *why, const char *root)
+{
+	fprintf(stderr,
+		"  SKIPPED walks_real_cgroups: %s%s%s%s: the walk of a real "
+		"cgroup2 mount is NOT tested\n",
+		why, root ? " ('" : "", root ? root : "", root ? "')" : "");
+}
+
+/* Cgroups made in the real mount are found by their inode, which is the id
+ * the kernel reports, and so is one made after the first walk. */
+static void walks_real_cgroups(void)
+{
+	struct cgroupinfo *c = cgroupinfo_new(NULL);
+	char root[256], top[320], scope[448], late[448], want[448], id[80];
+	const char *rt = NULL;
+	uint64_t ino;
+
+	if (!cgroupinfo_root(c)) {
+		skip("no cgroup2 mount found", NULL);
+		cgroupinfo_free(c);
+		return;
+	}
+	snprintf(root, sizeof(root), "%s", cgroupinfo_root(c));
+	if (strcmp(root, "/sys/fs/cgroup"))
+		fprintf(stderr, "  note: /sys/fs/cgroup is not cgroup2; "
+			"testing the cgroup2 mount '%s'\n", root);
+	snprintf(top, sizeof(top), "%s/smolder-test-%d", root, (int)getpid());
+	snprintf(scope, sizeof(scope), "%s/docker-" ID64 ".scope", top);
+	snprintf(late, sizeof(late), "%s/late", top);
+	if (mkdir(top, 0755)) {
+		if (errno == EACCES || errno == EPERM || errno == EROFS)
+			skip(strerror(errno), root);
+		else {
+			h_fail++;
+			fprintf(stderr, "cannot create '%s': %s\n", top,
+				strerror(errno));
+		}
+		cgroupinfo_free(c);
+		return;
+	}
+	CHECK_EQ(mkdir(scope, 0755), 0);
+	cgroupinfo_free(c);
+
+	c = cgroupinfo_new(NULL);
+	CHECK_STR(cgroupinfo_root(c), root);
+	/* The premise: on a 64-bit kernel, the cgroup id is the inode. */
+	ino = ino_of(scope);
+	CHECK(ino != 0);
+	CHECK_EQ(kernel_cgroup_id(scope), ino);
+	CHECK_EQ(kernel_cgroup_id(root), ino_of(root));
+
+	CHECK_STR(cgroupinfo_path(c, ino_of(root)), "/");
+	snprintf(want, sizeof(want), "%s", top + strlen(root));
+	CHECK_STR(cgroupinfo_path(c, ino_of(top)), want);
+	snprintf(want, sizeof(want), "%s", scope + strlen(root));
+	CHECK_STR(cgroupinfo_path(c, ino), want);
+	const char *path = cgroupinfo_path(c, ino);
+
+	CHECK_EQ(cgroup_container_id(path ? path : "", id, sizeof(id), &rt),
+		 64);
+	CHECK_STR(id, ID64);
+	CHECK_STR(rt, "docker");
+	CHECK_EQ(cgroup_systemd_unit(path ? path : "", id, sizeof(id)),
+		 strlen("docker-" ID64 ".scope"));
+
+	/* One made after the first walk, found by a rescan. */
+	CHECK_EQ(mkdir(late, 0755), 0);
+	cgroupinfo_set_rescan_interval(c, 0);
+	snprintf(want, sizeof(want), "%s", late + strlen(root));
+	CHECK_STR(cgroupinfo_path(c, ino_of(late)), want);
+	struct cgroupinfo_stats st;
+
+	cgroupinfo_stats(c, &st);
+	CHECK_EQ(st.rescans, 1);
+	CHECK_EQ(st.unreadable, 0);
+	CHECK(st.known >= 4);
+
+	CHECK_EQ(rmdir(late), 0);
+	CHECK_EQ(rmdir(scope), 0);
+	CHECK_EQ(rmdir(top), 0);
+	cgroupinfo_free(c);
+}
+
 int main(void)
 {
 	RUN(parses_container_ids);
 	RUN(truncates_ids);
 	RUN(finds_systemd_units);
+	RUN(walks_a_tree);
+	RUN(survives_no_root);
+	RUN(walks_real_cgroups);
 	HARNESS_END();
 }
