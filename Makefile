@@ -232,13 +232,13 @@ $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_read.c $(FUZZ_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer $(FUZZ_DEF_$*) $(WARNINGS) \
 		-std=gnu11 -D_GNU_SOURCE -I$(B)/gen -o $@ $< $(FUZZ_OBJS) \
-		-lz -lxxhash -lprotobuf-c -ljansson -lm
+		-lz -lzstd -lxxhash -lprotobuf-c -ljansson -lm
 
 $(B)/fuzz/fuzz_elf: tests/fuzz/fuzz_elf.c $(FUZZ_OBJS) $(FUZZ_SYM_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer $(WARNINGS) \
 		-std=gnu11 -D_GNU_SOURCE -o $@ $< $(FUZZ_OBJS) $(FUZZ_SYM_OBJS) \
-		-ldw -lelf -ldebuginfod -llzma -liberty -lz -lxxhash \
+		-ldw -lelf -ldebuginfod -llzma -liberty -lz -lzstd -lxxhash \
 		-lprotobuf-c -ljansson -lm
 
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
