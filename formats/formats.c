@@ -17,6 +17,7 @@
 #include "perfscript.h"
 #include "pprof.h"
 #include "speedscope.h"
+#include "zst.h"
 
 const char *format_name(enum profile_format f)
 {
@@ -112,13 +113,16 @@ static bool perf_frame_shape(const char *s, size_t len)
 	return hex > 0 && i < len && s[i] == ' ';
 }
 
-enum profile_format format_detect(const uint8_t *data, size_t len)
+/* format_detect on uncompressed data, or gzip: zstd is left to the caller. */
+static enum profile_format detect_plain(const uint8_t *data, size_t len)
 {
 	const char *p = (const char *)data, *end = p + len, *line;
 	size_t n, seen = 0;
 
 	if (gz_is_gzip(data, len))
 		return FORMAT_PPROF; /* refined by the caller after gunzip */
+	if (zst_is_zstd(data, len))
+		return FORMAT_UNKNOWN; /* zstd inside zstd: not unpacked */
 	if (!looks_like_text(data, len))
 		return len ? FORMAT_PPROF : FORMAT_UNKNOWN;
 	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
@@ -138,29 +142,74 @@ enum profile_format format_detect(const uint8_t *data, size_t len)
 	return FORMAT_UNKNOWN;
 }
 
+/*
+ * What a zstd stream holds, from its first 64 KiB: every rule above looks
+ * at the start only. Text cut short loses its last, partial line, so that
+ * "a;b 12" cut to "a;b 1" or "a;b" says nothing.
+ */
+static enum profile_format detect_zstd(const uint8_t *data, size_t len)
+{
+	size_t cap = 64 << 10, n = 0;
+	uint8_t *head = xmalloc(cap);
+	enum profile_format f = FORMAT_UNKNOWN;
+
+	if (!zst_decompress_head(data, len, head, cap, &n)) {
+		if (n == cap && looks_like_text(head, n)) {
+			uint8_t *nl = memrchr(head, '\n', n);
+
+			if (nl)
+				n = (size_t)(nl - head) + 1;
+		}
+		f = detect_plain(head, n);
+	}
+	free(head);
+	return f;
+}
+
+enum profile_format format_detect(const uint8_t *data, size_t len)
+{
+	if (zst_is_zstd(data, len))
+		return detect_zstd(data, len);
+	return detect_plain(data, len);
+}
+
 int profile_read(const uint8_t *data, size_t len, struct profile **out,
 		 struct format_error *err)
 {
-	uint8_t *raw = NULL;
+	uint8_t *raw = NULL, *zraw = NULL;
 	size_t bad_at = 0;
 	int e;
 
-	/* Any text format may come gzipped too. */
+	/* Any format may come compressed with zstd or gzip, or gzip inside
+	 * zstd. */
+	if (zst_is_zstd(data, len)) {
+		e = zst_decompress(data, len, GZ_MAX_OUTPUT, &zraw, &len);
+		if (e == -EFBIG)
+			format_error_set(err, "zstd: the data expands past %llu MiB",
+					 GZ_MAX_OUTPUT >> 20);
+		else if (e == -ENOMEM)
+			format_error_set(err, "zstd: out of memory");
+		else if (e)
+			format_error_set(err, "zstd: corrupt or truncated data");
+		if (e)
+			return e;
+		data = zraw;
+	}
 	if (gz_is_gzip(data, len)) {
 		e = gz_decompress(data, len, GZ_MAX_OUTPUT, &raw, &len, &bad_at);
-		if (e == -EFBIG) {
+		if (e == -EFBIG)
 			format_error_set(err, "gzip: the data expands past %llu MiB",
 					 GZ_MAX_OUTPUT >> 20);
-			return e;
-		}
-		if (e) {
+		else if (e)
 			format_error_set(err, "gzip: corrupt or truncated data"
 					 " (at byte %zu)", bad_at);
+		if (e) {
+			free(zraw);
 			return e;
 		}
 		data = raw;
 	}
-	switch (format_detect(data, len)) {
+	switch (detect_plain(data, len)) {
 	case FORMAT_PPROF:
 		e = pprof_read(data, len, out, err);
 		break;
@@ -183,6 +232,7 @@ int profile_read(const uint8_t *data, size_t len, struct profile **out,
 		e = -EINVAL;
 	}
 	free(raw);
+	free(zraw);
 	return e;
 }
 

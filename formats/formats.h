@@ -37,14 +37,16 @@ void format_error_set(struct format_error *err, const char *fmt, ...)
  * Recognise the format of `data` from its bytes, not its name: gzip or
  * protobuf is pprof, '{' is speedscope JSON, a header line followed by
  * indented frame lines is perf script, "frames count" lines are folded.
+ * A zstd stream is recognised by what its first 64 KiB decompress to;
+ * FORMAT_UNKNOWN when they do not decompress.
  */
 enum profile_format format_detect(const uint8_t *data, size_t len);
 
 /*
  * Read a profile in any supported format (detected by content) into *out
- * (caller frees with profile_free). Returns 0, or a negative errno with a
- * message in *err; `name` (a path, or "-") prefixes nothing, it is for the
- * caller's message.
+ * (caller frees with profile_free). Any of them may come compressed with
+ * zstd or gzip (or gzip inside zstd), decompressed in memory up to
+ * GZ_MAX_OUTPUT. Returns 0, or a negative errno with a message in *err.
  */
 int profile_read(const uint8_t *data, size_t len, struct profile **out,
 		 struct format_error *err);

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* zstd in memory: round trips, caps, bad input. */
+/* zstd in memory: round trips, caps, bad input, and every reader on it. */
 #include <errno.h>
 #include <zstd.h>
 
+#include "../../formats/folded.h"
+#include "../../formats/formats.h"
+#include "../../formats/gz.h"
+#include "../../formats/pprof.h"
 #include "../../formats/zst.h"
 #include "../../lib/xalloc.h"
 #include "harness.h"
@@ -231,6 +235,164 @@ static void decompresses_the_head(void)
 	free(text);
 }
 
+/* A small profile: two stacks, a kernel frame, labels. */
+static struct profile *small_profile(void)
+{
+	static const char *const types[] = { "samples", "cpu" };
+	static const char *const units[] = { "count", "nanoseconds" };
+	struct profile *p = profile_new();
+	struct profile_line lmain = { profile_add_function(p, "main", NULL, "m.c", 1), 10, 0 };
+	struct profile_line lwork = { profile_add_function(p, "work", NULL, "w.c", 5), 20, 0 };
+	struct profile_line lk = { profile_add_function(p, "vfs_write", NULL, NULL, 0), 0, 0 };
+	uint64_t locmain = profile_add_location(p, 0, 0x10, FRAME_USER, &lmain, 1);
+	uint64_t locwork = profile_add_location(p, 0, 0x20, FRAME_USER, &lwork, 1);
+	uint64_t lock = profile_add_location(p, 0, 0x30, FRAME_KERNEL, &lk, 1);
+	uint64_t s1[] = { locwork, locmain }, s2[] = { lock, locwork, locmain };
+	struct profile_label comm = { .key = profile_string(p, LABEL_COMM),
+				      .str = profile_string(p, "app") };
+	int64_t v1[] = { 3, 3000 }, v2[] = { 2, 2000 };
+
+	profile_set_sample_types(p, types, units, 2);
+	profile_add_sample(p, s1, 2, v1, &comm, 1);
+	profile_add_sample(p, s2, 3, v2, &comm, 1);
+	return p;
+}
+
+static char *folded_of(const struct profile *p)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	CHECK_EQ(folded_write(p, 1, f), 0);
+	fclose(f);
+	return buf;
+}
+
+static void reads_zstd_pprof(void)
+{
+	struct profile *p = small_profile(), *q = NULL;
+	struct format_error err = { "" };
+	uint8_t *enc, *z;
+	size_t len, zlen;
+	char *want, *got;
+
+	CHECK_EQ(pprof_encode(p, &enc, &len), 0);
+	CHECK_EQ(zst_compress(enc, len, 3, &z, &zlen), 0);
+	CHECK_EQ(format_detect(z, zlen), FORMAT_PPROF);
+	CHECK_EQ(profile_read(z, zlen, &q, &err), 0);
+	if (!q) {
+		fprintf(stderr, "    read error: %s\n", err.msg);
+	} else {
+		want = folded_of(p);
+		got = folded_of(q);
+		CHECK_STR(got, want);
+		CHECK_STR(got, "app;main;work 3000\napp;main;work;vfs_write_[k] 2000\n");
+		CHECK_EQ(profile_total(q, 1), 5000);
+		free(want);
+		free(got);
+		profile_free(q);
+	}
+
+	/* Truncated or corrupt: a clear error, never a crash. */
+	for (size_t cut = 4; cut < zlen; cut += zlen / 11 + 1) {
+		q = NULL;
+		err.msg[0] = '\0';
+		CHECK_EQ(profile_read(z, cut, &q, &err), -EINVAL);
+		CHECK(q == NULL);
+		CHECK_STR(err.msg, "zstd: corrupt or truncated data");
+	}
+	free(z);
+
+	/* gzip inside zstd (a .pb.gz compressed again) reads too. */
+	uint8_t *gz;
+	size_t gzlen;
+
+	CHECK_EQ(gz_compress(enc, len, &gz, &gzlen), 0);
+	CHECK_EQ(zst_compress(gz, gzlen, 3, &z, &zlen), 0);
+	CHECK_EQ(format_detect(z, zlen), FORMAT_PPROF);
+	q = NULL;
+	CHECK_EQ(profile_read(z, zlen, &q, &err), 0);
+	CHECK(q && profile_total(q, 1) == 5000);
+	profile_free(q);
+	free(z);
+	free(gz);
+	free(enc);
+	profile_free(p);
+}
+
+static void reads_zstd_text(void)
+{
+	static const char folded[] = "app;main;work 3\n"
+				     "# a comment\n"
+				     "app;main;work;vfs_write_[k] 2\n";
+	static const char perf[] =
+		"ratio  3739/3740  3767.002409:    1001001 cpu-clock:ppp: \n"
+		"\t            116b hot_a+0x1b (/work/build/ratio)\n"
+		"\t            1225 run_workload+0x55 (/work/build/ratio)\n"
+		"\n";
+	struct format_error err = { "" };
+	struct profile *q = NULL;
+	uint8_t *z;
+	size_t zlen;
+
+	CHECK_EQ(zst_compress((const uint8_t *)folded, strlen(folded), 3, &z, &zlen), 0);
+	CHECK_EQ(format_detect(z, zlen), FORMAT_FOLDED);
+	CHECK_EQ(profile_read(z, zlen, &q, &err), 0);
+	CHECK(q && profile_total(q, 0) == 5);
+	profile_free(q);
+	free(z);
+
+	CHECK_EQ(zst_compress((const uint8_t *)perf, strlen(perf), 3, &z, &zlen), 0);
+	CHECK_EQ(format_detect(z, zlen), FORMAT_PERF_SCRIPT);
+	q = NULL;
+	CHECK_EQ(profile_read(z, zlen, &q, &err), 0);
+	CHECK(q && q->nsamples == 1);
+	profile_free(q);
+	free(z);
+
+	/* Longer than the 64 KiB format_detect looks at. */
+	char *text = some_text(3 << 20);
+	size_t tlen = (size_t)(strrchr(text, '\n') + 1 - text);
+
+	CHECK_EQ(zst_compress((uint8_t *)text, tlen, 3, &z, &zlen), 0);
+	CHECK_EQ(format_detect(z, zlen), FORMAT_FOLDED);
+	q = NULL;
+	CHECK_EQ(profile_read(z, zlen, &q, &err), 0);
+	if (!q)
+		fprintf(stderr, "    read error: %s\n", err.msg);
+	CHECK(q && profile_total(q, 0) > 1000000);
+	profile_free(q);
+	free(z);
+	free(text);
+
+	/* Compressed nothing is empty input; compressed twice is refused. */
+	CHECK_EQ(zst_compress((const uint8_t *)"", 0, 3, &z, &zlen), 0);
+	CHECK_EQ(format_detect(z, zlen), FORMAT_UNKNOWN);
+	q = NULL;
+	CHECK_EQ(profile_read(z, zlen, &q, &err), -EINVAL);
+	CHECK(strstr(err.msg, "empty") != NULL);
+
+	uint8_t *zz;
+	size_t zzlen;
+
+	CHECK_EQ(zst_compress(z, zlen, 3, &zz, &zzlen), 0);
+	CHECK_EQ(format_detect(zz, zzlen), FORMAT_UNKNOWN);
+	CHECK_EQ(profile_read(zz, zzlen, &q, &err), -EINVAL);
+	CHECK(strstr(err.msg, "not a profile") != NULL);
+	free(zz);
+	free(z);
+
+	/* Corrupt data after the magic: detection says unknown, reading
+	 * says why. */
+	static const uint8_t junk[] = { 0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff, 0xff,
+					0xff, 0xff, 0xff, 0xff, 0xff };
+
+	CHECK_EQ(format_detect(junk, sizeof(junk)), FORMAT_UNKNOWN);
+	CHECK_EQ(profile_read(junk, sizeof(junk), &q, &err), -EINVAL);
+	CHECK_STR(err.msg, "zstd: corrupt or truncated data");
+}
+
 int main(void)
 {
 	RUN(round_trips);
@@ -239,5 +401,7 @@ int main(void)
 	RUN(reads_several_frames);
 	RUN(caps_bombs);
 	RUN(decompresses_the_head);
+	RUN(reads_zstd_pprof);
+	RUN(reads_zstd_text);
 	HARNESS_END();
 }
