@@ -2,6 +2,9 @@
 #include "profile.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -290,4 +293,282 @@ int profile_value_index(const struct profile *p, int requested)
 			return (int)i;
 	/* pprof's rule: the last sample type is the default. */
 	return p->nsample_types ? (int)p->nsample_types - 1 : -1;
+}
+
+/* Index of `s` in p's string table, or -1: profile_string without adding. */
+static int64_t string_find(const struct profile *p, const char *s)
+{
+	uint64_t h = hash_str(s);
+	size_t pos;
+
+	for (uint32_t i = hmap_first(&p->string_idx, h, &pos); i != HMAP_NONE;
+	     i = hmap_next(&p->string_idx, h, &pos))
+		if (!strcmp(p->strings[i], s))
+			return i;
+	return -1;
+}
+
+/*
+ * profile_merge's state: src ids to dst ids, each found once and kept.
+ * 0 is "not yet" (no dst id is 0, and only "" is dst string 0), and
+ * scratch arrays for one location's lines and one sample's stack and
+ * labels.
+ */
+struct merge {
+	struct profile *dst;
+	const struct profile *src;
+	int64_t *strs;
+	uint64_t *funcs, *maps, *locs;
+	struct profile_line *lines;
+	size_t lines_alloc;
+	uint64_t *stack;
+	size_t stack_alloc;
+	struct profile_label *labels;
+	size_t labels_alloc;
+};
+
+static int64_t merge_string(struct merge *m, int64_t i)
+{
+	if (i <= 0 || (size_t)i >= m->src->nstrings)
+		return 0; /* "", as profile_str has it */
+	if (!m->strs[i])
+		m->strs[i] = profile_string(m->dst, m->src->strings[i]);
+	return m->strs[i];
+}
+
+static uint64_t merge_function(struct merge *m, uint64_t id)
+{
+	const struct profile_function *f = profile_function(m->src, id);
+
+	if (!f)
+		return 0;
+	if (!m->funcs[id - 1])
+		m->funcs[id - 1] = profile_add_function(
+			m->dst, profile_str(m->src, f->name),
+			profile_str(m->src, f->system_name),
+			profile_str(m->src, f->filename), f->start_line);
+	return m->funcs[id - 1];
+}
+
+static uint64_t merge_mapping(struct merge *m, uint64_t id)
+{
+	const struct profile_mapping *sm = profile_mapping(m->src, id);
+
+	if (!sm)
+		return 0;
+	if (!m->maps[id - 1]) {
+		struct profile_mapping dm = *sm;
+
+		dm.filename = merge_string(m, sm->filename);
+		dm.build_id = merge_string(m, sm->build_id);
+		m->maps[id - 1] = profile_add_mapping(m->dst, &dm);
+	}
+	return m->maps[id - 1];
+}
+
+static uint64_t merge_location(struct merge *m, uint64_t id)
+{
+	const struct profile_location *l = profile_location(m->src, id);
+	uint64_t did;
+
+	assert(l); /* a profile's samples refer to its own locations */
+	if (!l)
+		return 0;
+	if (m->locs[id - 1])
+		return m->locs[id - 1];
+	ALLOC_GROW(m->lines, l->nlines, m->lines_alloc);
+	for (uint32_t i = 0; i < l->nlines; i++) {
+		m->lines[i] = l->lines[i];
+		m->lines[i].function_id = merge_function(m, l->lines[i].function_id);
+	}
+	did = profile_add_location(m->dst, merge_mapping(m, l->mapping_id),
+				   l->address, (enum frame_kind)l->kind,
+				   m->lines, l->nlines);
+	if (l->is_folded)
+		m->dst->locations[did - 1].is_folded = true;
+	return m->locs[id - 1] = did;
+}
+
+/* A filter in src's terms: string indexes, -1 for one src lacks. */
+struct merge_filter {
+	int64_t key, str;
+	bool numeric; /* the value is the decimal text of `num` */
+	int64_t num;
+};
+
+static void merge_filter_init(struct merge_filter *mf, const struct profile *src,
+			      const struct profile_label_filter *f)
+{
+	char *end, text[32];
+
+	mf->key = string_find(src, f->key);
+	mf->str = string_find(src, f->value);
+	errno = 0;
+	mf->num = strtoll(f->value, &end, 10);
+	snprintf(text, sizeof(text), "%" PRId64, mf->num);
+	mf->numeric = !errno && !*end && !strcmp(text, f->value);
+}
+
+static bool merge_filters_match(const struct profile_sample *s,
+				const struct merge_filter *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool ok = false;
+
+		for (uint32_t j = 0; j < s->nlabels && !ok; j++) {
+			const struct profile_label *l = &s->labels[j];
+
+			if (l->key != f[i].key)
+				continue;
+			ok = l->str ? l->str == f[i].str
+				    : f[i].numeric && l->num == f[i].num;
+		}
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/* src's sample types can be added to dst's: equal, or dst takes them. */
+static bool merge_types_fit(const struct profile *dst,
+			    const struct profile *src)
+{
+	if (!dst->nsample_types)
+		return !dst->nsamples || !src->nsample_types;
+	if (dst->nsample_types != src->nsample_types)
+		return false;
+	for (size_t i = 0; i < dst->nsample_types; i++) {
+		const struct profile_value_type *d = &dst->sample_types[i];
+		const struct profile_value_type *s = &src->sample_types[i];
+
+		if (strcmp(profile_str(dst, d->type), profile_str(src, s->type)) ||
+		    strcmp(profile_str(dst, d->unit), profile_str(src, s->unit)))
+			return false;
+	}
+	return true;
+}
+
+static void merge_header(struct merge *m)
+{
+	struct profile *dst = m->dst;
+	const struct profile *src = m->src;
+
+	if (!dst->nsample_types) {
+		size_t n = src->nsample_types;
+		const char **types = xcalloc(n, sizeof(*types));
+		const char **units = xcalloc(n, sizeof(*units));
+
+		for (size_t i = 0; i < n; i++) {
+			types[i] = profile_str(src, src->sample_types[i].type);
+			units[i] = profile_str(src, src->sample_types[i].unit);
+		}
+		if (n)
+			profile_set_sample_types(dst, types, units, n);
+		free(types);
+		free(units);
+		dst->period_type.type = merge_string(m, src->period_type.type);
+		dst->period_type.unit = merge_string(m, src->period_type.unit);
+		dst->period = src->period;
+		dst->default_sample_type = merge_string(m, src->default_sample_type);
+	}
+	if (!dst->drop_frames)
+		dst->drop_frames = merge_string(m, src->drop_frames);
+	if (!dst->keep_frames)
+		dst->keep_frames = merge_string(m, src->keep_frames);
+	for (size_t i = 0; i < src->ncomments; i++) {
+		int64_t c = merge_string(m, src->comments[i]);
+		size_t j = 0;
+
+		while (j < dst->ncomments && dst->comments[j] != c)
+			j++;
+		if (j == dst->ncomments) {
+			ALLOC_GROW(dst->comments, dst->ncomments + 1,
+				   dst->comments_alloc);
+			dst->comments[dst->ncomments++] = c;
+		}
+	}
+}
+
+/* dst's time range grows to cover src's; a profile without a start
+ * (time_nanos 0) is taken to start with the other. In 128 bits: the
+ * numbers come from files and may be anything. */
+static void merge_time(struct profile *dst, const struct profile *src)
+{
+	__int128 s1 = dst->time_nanos ? dst->time_nanos : src->time_nanos;
+	__int128 s2 = src->time_nanos ? src->time_nanos : s1;
+	__int128 e1 = s1 + dst->duration_nanos, e2 = s2 + src->duration_nanos;
+	__int128 start = s1 < s2 ? s1 : s2, end = e1 > e2 ? e1 : e2;
+	__int128 d = end - start;
+
+	dst->time_nanos = (int64_t)start;
+	dst->duration_nanos = d > INT64_MAX ? INT64_MAX : d < 0 ? 0 : (int64_t)d;
+}
+
+int profile_merge(struct profile *dst, const struct profile *src,
+		  const struct profile_label_filter *filters, size_t nfilters,
+		  uint64_t *merged_samples)
+{
+	struct merge m = { .dst = dst, .src = src };
+	struct merge_filter *mf;
+	uint64_t added = 0;
+
+	assert(dst != src);
+	if (!merge_types_fit(dst, src))
+		return -EINVAL;
+	m.strs = xcalloc(src->nstrings, sizeof(*m.strs));
+	m.funcs = xcalloc(src->nfunctions, sizeof(*m.funcs));
+	m.maps = xcalloc(src->nmappings, sizeof(*m.maps));
+	m.locs = xcalloc(src->nlocations, sizeof(*m.locs));
+	mf = xcalloc(nfilters, sizeof(*mf));
+	for (size_t i = 0; i < nfilters; i++)
+		merge_filter_init(&mf[i], src, &filters[i]);
+	if (!nfilters) {
+		/* Everything, in src's order: into a new profile, a copy. */
+		for (size_t i = 1; i < src->nstrings; i++)
+			merge_string(&m, (int64_t)i);
+		for (size_t i = 0; i < src->nfunctions; i++)
+			merge_function(&m, i + 1);
+		for (size_t i = 0; i < src->nmappings; i++)
+			merge_mapping(&m, i + 1);
+		for (size_t i = 0; i < src->nlocations; i++)
+			merge_location(&m, i + 1);
+	}
+	merge_header(&m);
+
+	for (size_t i = 0; i < src->nsamples; i++) {
+		const struct profile_sample *s = &src->samples[i];
+
+		if (!merge_filters_match(s, mf, nfilters))
+			continue;
+		ALLOC_GROW(m.stack, s->nlocations, m.stack_alloc);
+		ALLOC_GROW(m.labels, s->nlabels, m.labels_alloc);
+		for (uint32_t j = 0; j < s->nlocations; j++)
+			m.stack[j] = merge_location(&m, s->location_ids[j]);
+		for (uint32_t j = 0; j < s->nlabels; j++) {
+			const struct profile_label *l = &s->labels[j];
+
+			m.labels[j] = (struct profile_label){
+				.key = merge_string(&m, l->key),
+				.str = merge_string(&m, l->str),
+				.num = l->num,
+				.num_unit = merge_string(&m, l->num_unit),
+			};
+		}
+		profile_add_sample(dst, m.stack, s->nlocations, s->values,
+				   m.labels, s->nlabels);
+		added++;
+	}
+	merge_time(dst, src);
+
+	free(mf);
+	free(m.strs);
+	free(m.funcs);
+	free(m.maps);
+	free(m.locs);
+	free(m.lines);
+	free(m.stack);
+	free(m.labels);
+	if (merged_samples)
+		*merged_samples = added;
+	return 0;
 }

@@ -183,4 +183,43 @@ int profile_value_index(const struct profile *p, int requested);
 /* Sum of column `idx` over all samples. */
 int64_t profile_total(const struct profile *p, int idx);
 
+/*
+ * A condition on a sample's labels: one of its labels named `key` has
+ * `value`. A string label matches when its text equals `value`, a numeric
+ * one (pid, tid) when its decimal text does ("1234", not "01234").
+ */
+struct profile_label_filter {
+	const char *key;
+	const char *value;
+};
+
+/*
+ * Add to `dst` every sample of `src` that matches all `nfilters` filters
+ * (every sample when there are none), with all it refers to: locations
+ * and their lines, functions, mappings, labels (string and numeric, units
+ * included) and values. Elements equal to ones dst has are shared through
+ * the adders above, so equal stacks sum. Without filters, every string,
+ * function, mapping and location of src comes over, used or not, in src's
+ * order, so that merging into a new profile copies src; with filters,
+ * only what the matching samples use.
+ *
+ * A dst without sample types takes src's, with its period type, period
+ * and default sample type; otherwise src's sample types must be dst's,
+ * the same names and units in the same order, or the call returns
+ * -EINVAL and leaves dst unchanged (so does a dst with samples but no
+ * sample types, given a src with some). src's comments that dst lacks are
+ * added, and its drop_frames and keep_frames where dst has none. dst's
+ * time range grows to cover src's: time_nanos becomes the earlier start
+ * (0 is no start, and a profile without one is taken to start with the
+ * other), duration_nanos reaches the later end.
+ *
+ * Returns 0, and sets *merged_samples (when not NULL) to how many of
+ * src's samples were added. `src` and `filters` are only read, and `src`
+ * must not be `dst`. Each of src's strings, functions, mappings and
+ * locations is looked up in dst once per call, however many samples use it.
+ */
+int profile_merge(struct profile *dst, const struct profile *src,
+		  const struct profile_label_filter *filters, size_t nfilters,
+		  uint64_t *merged_samples);
+
 #endif
