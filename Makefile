@@ -14,6 +14,9 @@ VERSION := 0.1.0
 PREFIX ?= /usr/local
 DESTDIR ?=
 BINDIR := $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR := $(PREFIX)/share/doc/smolder
 
 CC ?= gcc
 CLANG ?= clang
@@ -284,12 +287,24 @@ check: deps
 bench: smolder workloads
 	bench/overhead
 
+# The binary, the agent's systemd unit (`systemctl enable --now
+# smolder-agent`), its config (kept if one is there) and the README.
 install: smolder
-	install -d $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/smolder $(DESTDIR)$(DOCDIR)
 	install -m 0755 smolder $(DESTDIR)$(BINDIR)/smolder
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		-e 's|@DOCDIR@|$(DOCDIR)|g' dist/smolder-agent.service.in \
+		> $(DESTDIR)$(UNITDIR)/smolder-agent.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/smolder-agent.service
+	[ -e $(DESTDIR)$(SYSCONFDIR)/smolder/agent.conf ] || \
+		install -m 0644 dist/agent.conf $(DESTDIR)$(SYSCONFDIR)/smolder/agent.conf
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/smolder
+	rm -f $(DESTDIR)$(BINDIR)/smolder \
+		$(DESTDIR)$(UNITDIR)/smolder-agent.service \
+		$(DESTDIR)$(DOCDIR)/README.md
 
 clean:
 	rm -rf $(B) smolder

@@ -33,6 +33,14 @@ const volatile __u32 copy_bytes = 16384; /* a multiple of 4096 */
 /* The profiler itself: never copied, so that handling copies cannot make
  * more of them. */
 const volatile __u32 self_tgid = 0;
+/* Sample only tasks under one of the first `ncgroups` cgroups of
+ * `cgroup_filter` (or, with filter_targets too, in either). */
+const volatile __u32 ncgroups = 0;
+
+/* Which of the two sets of aggregation maps (counts, stacks, ustacks and
+ * their "2" twins) samples go to. Userspace flips it to close a window
+ * and drains the other set while sampling goes on into this one. */
+__u32 window = 0;
 
 /* Sizes are defaults; the loader may change them before load. */
 struct {
@@ -44,10 +52,24 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768);
+	__type(key, struct sample_key);
+	__type(value, __u64);
+} counts2 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, struct stack_trace);
 } stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct stack_trace);
+} stacks2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -86,6 +108,14 @@ struct {
 } ustacks SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct ustack_trace);
+} ustacks2 SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
@@ -120,6 +150,24 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } mmap_pending SEC(".maps");
+
+/* Cgroups to sample (--cgroup), with their descendants. */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, SM_MAX_CGROUPS);
+	__type(key, __u32);
+	__type(value, __u32);
+} cgroup_filter SEC(".maps");
+
+/* Per CPU, bumped as on_sample begins and ends: odd while it runs. After
+ * flipping `window`, userspace waits for every CPU it sees odd to move on,
+ * and then no sample is still being written into the closed set. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} running SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -221,7 +269,7 @@ static __always_inline __u64 store_stack(void *map, __u64 h, const void *st,
 	return h;
 }
 
-static __always_inline __u64 record_stack(void *ctx, __u64 flags,
+static __always_inline __u64 record_stack(void *ctx, __u32 buf, __u64 flags,
 					  __u32 *key_flags, __u32 trunc_flag,
 					  __u32 err_flag, __u32 lost_flag,
 					  enum counter trunc_cnt,
@@ -256,7 +304,8 @@ static __always_inline __u64 record_stack(void *ctx, __u64 flags,
 		h = stackhash_mix(h, st->ip[i]);
 	}
 	h = stackhash_finish(h, len);
-	return store_stack(&stacks, h, st, len, st->ip[0], key_flags, lost_flag);
+	return store_stack(buf ? (void *)&stacks2 : (void *)&stacks, h, st, len,
+			   st->ip[0], key_flags, lost_flag);
 }
 
 
@@ -474,7 +523,7 @@ static long walk_step(__u32 i, void *ctx)
  * store it in `ustacks`. Returns the stack's key, 0 when not stored.
  */
 static __always_inline __u64 walk_user_stack(struct bpf_perf_event_data *ctx,
-					     bool user_mode,
+					     __u32 buf, bool user_mode,
 					     struct task_struct *task,
 					     struct unw_proc *proc,
 					     __u32 *key_flags, bool *stale)
@@ -531,7 +580,8 @@ static __always_inline __u64 walk_user_stack(struct bpf_perf_event_data *ctx,
 		count(CNT_UNW_FAILED);
 		break;
 	}
-	h = store_stack(&ustacks, stackhash_finish(w.hash, len), w.out, len,
+	h = store_stack(buf ? (void *)&ustacks2 : (void *)&ustacks,
+			stackhash_finish(w.hash, len), w.out, len,
 			w.out->ip[0], key_flags, SAMPLE_USTACK_LOST);
 	if (h)
 		*key_flags |= SAMPLE_USTACK_DWARF;
@@ -585,7 +635,7 @@ static __always_inline __u32 copy_user_stack(__u8 *dst, __u64 sp)
  * Send the sample to userspace with its user registers and stack. Returns
  * false when the ring buffer has no room (counted).
  */
-static __always_inline bool send_copy(struct task_struct *task,
+static __always_inline bool send_copy(struct task_struct *task, __u32 buf,
 				      const struct sample_key *key)
 {
 	struct sm_stack_copy *rec;
@@ -597,6 +647,8 @@ static __always_inline bool send_copy(struct task_struct *task,
 		return false;
 	}
 	rec->type = SM_STACK_COPY;
+	rec->window = buf;
+	rec->pad = 0;
 	rec->key = *key;
 	/* The user registers the task saved on entering the kernel: for a
 	 * tick that interrupted user mode, the interrupted state itself. */
@@ -612,19 +664,35 @@ static __always_inline bool send_copy(struct task_struct *task,
 	return true;
 }
 
-SEC("perf_event")
-int on_sample(struct bpf_perf_event_data *ctx)
+/* Whether the current task is one the filters (-p, --cgroup) let in. */
+static __always_inline bool wanted(__u32 tgid)
+{
+	if (filter_targets && bpf_map_lookup_elem(&targets, &tgid))
+		return true;
+	for (__u32 i = 0; i < SM_MAX_CGROUPS; i++) {
+		if (i >= ncgroups)
+			break;
+		if (bpf_current_task_under_cgroup(&cgroup_filter, i) == 1)
+			return true;
+	}
+	return !filter_targets && !ncgroups;
+}
+
+/* Take one sample into map set `buf` (0: counts..., 1: counts2...). */
+static __always_inline void take_sample(struct bpf_perf_event_data *ctx,
+					__u32 buf)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, pid = (__u32)id;
+	void *counts_map = buf ? (void *)&counts2 : (void *)&counts;
 	struct task_struct *task;
 	struct sample_key key;
 	__u64 *c, one = 1;
 	bool user_mode;
 	long err;
 
-	if (filter_targets && !bpf_map_lookup_elem(&targets, &tgid))
-		return 0;
+	if (!wanted(tgid))
+		return;
 	count(CNT_SAMPLES);
 
 	task = bpf_get_current_task_btf();
@@ -644,7 +712,7 @@ int on_sample(struct bpf_perf_event_data *ctx)
 	user_mode = (*(volatile __u64 *)((void *)ctx +
 			__builtin_offsetof(struct pt_regs, cs)) & 3) == 3;
 	if (collect_kernel && !user_mode)
-		key.kstack = record_stack(ctx, 0, &key.flags,
+		key.kstack = record_stack(ctx, buf, 0, &key.flags,
 					  SAMPLE_KSTACK_TRUNCATED,
 					  SAMPLE_KSTACK_ERROR, SAMPLE_KSTACK_LOST,
 					  CNT_KSTACK_TRUNC,
@@ -660,7 +728,7 @@ int on_sample(struct bpf_perf_event_data *ctx)
 			if (up && up->inst == key.inst && key.inst) {
 				bool stale = false;
 
-				key.ustack = walk_user_stack(ctx, user_mode,
+				key.ustack = walk_user_stack(ctx, buf, user_mode,
 							     task, up,
 							     &key.flags, &stale);
 				if (!stale) {
@@ -675,36 +743,51 @@ int on_sample(struct bpf_perf_event_data *ctx)
 		/* Unwound in userspace: the sample is counted there. A copy
 		 * needs the process's mappings, hence an announced instance. */
 		if (copy_stacks && key.inst && tgid != self_tgid &&
-		    send_copy(task, &key))
-			return 0;
+		    send_copy(task, buf, &key))
+			return;
 		if (dwarf_unwind)
 			count(CNT_UNW_NO_TABLES);
-		key.ustack = record_stack(ctx, BPF_F_USER_STACK, &key.flags,
+		key.ustack = record_stack(ctx, buf, BPF_F_USER_STACK, &key.flags,
 					  SAMPLE_USTACK_TRUNCATED,
 					  SAMPLE_USTACK_ERROR, SAMPLE_USTACK_LOST,
 					  CNT_USTACK_TRUNC,
 					  CNT_USTACK_ERR);
 	}
 counted:
-	c = bpf_map_lookup_elem(&counts, &key);
+	c = bpf_map_lookup_elem(counts_map, &key);
 	if (!c) {
-		err = bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST);
+		err = bpf_map_update_elem(counts_map, &key, &one, BPF_NOEXIST);
 		if (!err) {
 			count(CNT_RECORDED);
-			return 0;
+			return;
 		}
 		if (err != -EEXIST) {
 			count(CNT_COUNTS_FULL);
-			return 0;
+			return;
 		}
-		c = bpf_map_lookup_elem(&counts, &key);
+		c = bpf_map_lookup_elem(counts_map, &key);
 		if (!c) {
 			count(CNT_COUNTS_FULL);
-			return 0;
+			return;
 		}
 	}
 	__sync_fetch_and_add(c, 1);
 	count(CNT_RECORDED);
+}
+
+SEC("perf_event")
+int on_sample(struct bpf_perf_event_data *ctx)
+{
+	__u32 zero = 0;
+	__u64 *seq = bpf_map_lookup_elem(&running, &zero);
+
+	if (!seq)
+		return 0;
+	/* A locked add: a full barrier between marking this CPU busy and
+	 * reading `window` (userspace writes window, then reads `running`). */
+	__sync_fetch_and_add(seq, 1);
+	take_sample(ctx, *(volatile __u32 *)&window & 1);
+	__sync_fetch_and_add(seq, 1);
 	return 0;
 }
 
@@ -718,11 +801,16 @@ int BPF_PROG(on_exec, struct task_struct *p)
 
 	if (dwarf_unwind)
 		bpf_map_delete_elem(&unw_procs, &tgid);
-	if (!ps)
-		return 0;
-	inst = ps->inst;
-	bpf_map_delete_elem(&procs, &tgid);
-	emit(SM_PROC_EXEC, tgid, inst, 0);
+	if (ps) {
+		inst = ps->inst;
+		bpf_map_delete_elem(&procs, &tgid);
+		emit(SM_PROC_EXEC, tgid, inst, 0);
+	}
+	/* Announce the new image now rather than at its first sample: a
+	 * short-lived process is then read while it lives (ld.so maps the
+	 * libraries after this; each mapping is announced as it comes). */
+	if (collect_user && wanted(tgid))
+		proc_instance(p, tgid);
 	return 0;
 }
 

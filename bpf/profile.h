@@ -11,6 +11,8 @@
  * (127 by default); a stack that fills the buffer is counted truncated. */
 #define MAX_STACK_DEPTH 127
 #define SM_COMM_LEN 16
+/* Cgroups one session may filter on (--cgroup). */
+#define SM_MAX_CGROUPS 16
 
 /* Value of the `stacks` map, keyed by the stack's 64-bit hash. */
 struct stack_trace {
@@ -194,6 +196,8 @@ enum sm_dwarf_reg {
 struct sm_stack_copy {
 	__u32 type;  /* SM_STACK_COPY */
 	__u32 size;  /* bytes of stack[] filled */
+	__u32 window; /* the map set (0, 1) the sample belongs to */
+	__u32 pad;
 	struct sample_key key;
 	__u64 regs[SM_NREGS];
 	/* From the start of the page holding rsp (rsp & ~4095) up, whole

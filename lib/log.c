@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include "log.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static enum log_level cur_level = LOG_WARN;
 static const char *cur_prefix = "smolder";
@@ -28,8 +30,38 @@ const char *log_get_prefix(void)
 	return cur_prefix;
 }
 
+/*
+ * Whether standard error is connected to the journal (systemd sets
+ * JOURNAL_STREAM to its device and inode): then each line starts with
+ * its priority, "<3>" for errors to "<7>" for debug, as sd-daemon(3)
+ * describes, and journalctl shows and filters them by priority.
+ */
+static bool to_journal(void)
+{
+	static int cached = -1;
+	unsigned long long dev, ino;
+	const char *e;
+	struct stat sb;
+
+	if (cached >= 0)
+		return cached;
+	cached = 0;
+	e = getenv("JOURNAL_STREAM");
+	if (e && sscanf(e, "%llu:%llu", &dev, &ino) == 2 && !fstat(2, &sb) &&
+	    (unsigned long long)sb.st_dev == dev &&
+	    (unsigned long long)sb.st_ino == ino)
+		cached = 1;
+	return cached;
+}
+
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
+	static const char *const prio[] = {
+		[LOG_ERROR] = "<3>",
+		[LOG_WARN] = "<4>",
+		[LOG_INFO] = "<6>",
+		[LOG_DEBUG] = "<7>",
+	};
 	static const char *const tags[] = {
 		[LOG_ERROR] = "",
 		[LOG_WARN] = "warning: ",
@@ -58,7 +90,8 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	len = strlen(buf);
 	while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
 		buf[--len] = '\0';
-	fprintf(stderr, "%s: %s%s\n", cur_prefix, tags[level], buf);
+	fprintf(stderr, "%s%s: %s%s\n", to_journal() ? prio[level] : "",
+		cur_prefix, tags[level], buf);
 	if (buf != small)
 		free(buf);
 }

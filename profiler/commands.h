@@ -13,6 +13,8 @@ struct fg_opts;
 struct profile;
 
 int cmd_record(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
+int cmd_query(int argc, char **argv);
 int cmd_flamegraph(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_report(int argc, char **argv);

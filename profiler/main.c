@@ -23,6 +23,10 @@ struct command {
 static const struct command commands[] = {
 	{ "record", cmd_record,
 	  "sample stacks on every CPU, or of some processes, and write a profile" },
+	{ "agent", cmd_agent,
+	  "profile this host all the time, in windows, into a local store" },
+	{ "query", cmd_query,
+	  "merge the agent's windows in a time range into one profile" },
 	{ "flamegraph", cmd_flamegraph,
 	  "draw an interactive SVG flame graph from any profile" },
 	{ "diff", cmd_diff,

@@ -2,9 +2,12 @@
 #include "proctrack.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../lib/hmap.h"
 #include "../lib/log.h"
@@ -19,7 +22,11 @@ struct inst {
 	bool ended;  /* exec'd or exited */
 	bool execed;
 	bool stale;  /* new code was mapped: read the mappings again */
+	bool gc_marked; /* ended before the last proctrack_gc */
 	struct sym_proc *sp;
+	char *exe;   /* the executable's path, or NULL */
+	struct sym_snapshot snap; /* the latest snapshot, until used */
+	bool has_snap;
 };
 
 struct proctrack {
@@ -27,7 +34,11 @@ struct proctrack {
 	struct inst *insts;
 	size_t n, alloc;
 	struct hmap idx;
-	struct sm_proc_event *queue;
+	struct queued {
+		struct sm_proc_event e;
+		struct sym_snapshot snap;
+		bool has_snap;
+	} *queue;
 	size_t nqueue, queue_alloc;
 	struct proctrack_stats stats;
 	struct proctrack_listener listener;
@@ -45,9 +56,16 @@ void proctrack_free(struct proctrack *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->n; i++)
+	for (size_t i = 0; i < t->n; i++) {
 		sym_proc_free(t->insts[i].sp);
+		free(t->insts[i].exe);
+		if (t->insts[i].has_snap)
+			sym_snapshot_release(&t->insts[i].snap);
+	}
 	free(t->insts);
+	for (size_t i = 0; i < t->nqueue; i++)
+		if (t->queue[i].has_snap)
+			sym_snapshot_release(&t->queue[i].snap);
 	free(t->queue);
 	hmap_release(&t->idx);
 	free(t);
@@ -62,6 +80,20 @@ void proctrack_set_listener(struct proctrack *t,
 		memset(&t->listener, 0, sizeof(t->listener));
 }
 
+/* The path of process `tgid`'s executable; caller frees. NULL if gone. */
+static char *read_exe(uint32_t tgid)
+{
+	char link[64], path[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%u/exe", tgid);
+	n = readlink(link, path, sizeof(path) - 1);
+	if (n <= 0)
+		return NULL;
+	path[n] = '\0';
+	return xstrdup(path);
+}
+
 static struct inst *find(struct proctrack *t, uint32_t inst)
 {
 	size_t pos;
@@ -73,10 +105,55 @@ static struct inst *find(struct proctrack *t, uint32_t inst)
 	return NULL;
 }
 
+/* The instance exec'd or exited: tell the listener, once. */
+static void end_instance(struct proctrack *t, struct inst *in)
+{
+	if (!in->ended && t->listener.ended)
+		t->listener.ended(t->listener.ctx, in->tgid, in->inst);
+	in->ended = true;
+}
+
+void proctrack_event_snap(struct proctrack *t, const struct sm_proc_event *e,
+			  struct sym_snapshot *snap)
+{
+	struct queued *q;
+
+	ALLOC_GROW(t->queue, t->nqueue + 1, t->queue_alloc);
+	q = &t->queue[t->nqueue++];
+	q->e = *e;
+	q->has_snap = snap != NULL;
+	if (snap) {
+		q->snap = *snap;
+		memset(snap, 0, sizeof(*snap));
+	}
+}
+
 void proctrack_event(struct proctrack *t, const struct sm_proc_event *e)
 {
-	ALLOC_GROW(t->queue, t->nqueue + 1, t->queue_alloc);
-	t->queue[t->nqueue++] = *e;
+	proctrack_event_snap(t, e, NULL);
+}
+
+static void drop_snap(struct inst *in)
+{
+	if (in->has_snap)
+		sym_snapshot_release(&in->snap);
+	in->has_snap = false;
+}
+
+/* Keep `q`'s snapshot in `in`, the newest one winning. */
+static void keep_snap(struct inst *in, struct queued *q)
+{
+	if (!q->has_snap)
+		return;
+	if (in && (!in->has_snap || q->snap.start_ticks == in->snap.start_ticks)) {
+		if (in->has_snap)
+			sym_snapshot_release(&in->snap);
+		in->snap = q->snap;
+		in->has_snap = true;
+	} else {
+		sym_snapshot_release(&q->snap);
+	}
+	q->has_snap = false;
 }
 
 void proctrack_flush(struct proctrack *t)
@@ -86,9 +163,11 @@ void proctrack_flush(struct proctrack *t)
 	/* First record every event of the batch, so that an instance that
 	 * already exec'd is not captured with its successor's mappings. */
 	for (size_t q = 0; q < t->nqueue; q++) {
-		const struct sm_proc_event *e = &t->queue[q];
+		const struct sm_proc_event *e = &t->queue[q].e;
 		struct inst *in = find(t, e->inst);
 
+		if (e->type != SM_PROC_NEW && e->type != SM_PROC_MMAP)
+			keep_snap(NULL, &t->queue[q]);
 		switch (e->type) {
 		case SM_PROC_NEW:
 			if (in || !e->inst)
@@ -101,18 +180,17 @@ void proctrack_flush(struct proctrack *t)
 			};
 			hmap_insert(&t->idx, e->inst, (uint32_t)t->n++);
 			t->stats.instances++;
+			keep_snap(&t->insts[t->n - 1], &t->queue[q]);
 			break;
 		case SM_PROC_MMAP:
 			if (in)
 				in->stale = true;
+			keep_snap(in, &t->queue[q]);
 			break;
 		case SM_PROC_EXEC:
 		case SM_PROC_EXIT:
 			if (in) {
-				if (!in->ended && t->listener.ended)
-					t->listener.ended(t->listener.ctx,
-							  in->tgid, in->inst);
-				in->ended = true;
+				end_instance(t, in);
 				in->execed |= e->type == SM_PROC_EXEC;
 			}
 			break;
@@ -127,12 +205,21 @@ void proctrack_flush(struct proctrack *t)
 			continue;
 		in->stale = false;
 		if (in->state == INST_CAPTURED && !in->ended) {
+			bool gone;
+
 			t->stats.refreshed++;
-			if (sym_proc_refresh(in->sp) == -ESRCH)
-				in->ended = true;
-			else if (t->listener.captured)
+			gone = sym_proc_refresh(in->sp) == -ESRCH;
+			/* Gone: what it mapped is in the snapshot taken as
+			 * it mapped it, for the samples taken since. */
+			if (gone && in->has_snap &&
+			    !sym_proc_refresh_snapshot(in->sp, &in->snap))
+				t->stats.from_snapshot++;
+			if (t->listener.captured)
 				t->listener.captured(t->listener.ctx, in->tgid,
 						     in->inst, in->sp);
+			if (gone)
+				end_instance(t, in);
+			drop_snap(in);
 		}
 	}
 
@@ -146,6 +233,19 @@ void proctrack_flush(struct proctrack *t)
 		if (!in->execed)
 			in->sp = sym_proc_capture(t->sym, (int)in->tgid,
 						  in->start_boottime);
+		if (in->sp) {
+			in->exe = read_exe(in->tgid);
+		} else if (in->has_snap) {
+			/* Gone (or exec'd) already: its mappings as they
+			 * were when it was announced. */
+			in->sp = sym_proc_from_snapshot(t->sym, &in->snap);
+			if (in->sp) {
+				t->stats.from_snapshot++;
+				in->exe = in->snap.exe ? xstrdup(in->snap.exe)
+						       : NULL;
+			}
+		}
+		drop_snap(in);
 		if (in->sp) {
 			in->state = INST_CAPTURED;
 			t->stats.captured++;
@@ -173,7 +273,7 @@ void proctrack_refresh(struct proctrack *t)
 
 		if (in->state == INST_CAPTURED && !in->ended &&
 		    sym_proc_refresh(in->sp) == -ESRCH)
-			in->ended = true;
+			end_instance(t, in);
 	}
 }
 
@@ -182,6 +282,44 @@ struct sym_proc *proctrack_lookup(struct proctrack *t, uint32_t inst)
 	struct inst *in = find(t, inst);
 
 	return in ? in->sp : NULL;
+}
+
+const char *proctrack_exe(struct proctrack *t, uint32_t inst)
+{
+	struct inst *in = find(t, inst);
+
+	return in ? in->exe : NULL;
+}
+
+void proctrack_gc(struct proctrack *t)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < t->n; i++) {
+		struct inst *in = &t->insts[i];
+
+		if (in->ended && in->gc_marked) {
+			sym_proc_free(in->sp);
+			free(in->exe);
+			drop_snap(in);
+			t->stats.freed++;
+			continue;
+		}
+		in->gc_marked = in->ended;
+		t->insts[kept++] = *in;
+	}
+	if (kept == t->n)
+		return;
+	t->n = kept;
+	hmap_release(&t->idx);
+	hmap_init(&t->idx);
+	for (size_t i = 0; i < t->n; i++)
+		hmap_insert(&t->idx, t->insts[i].inst, (uint32_t)i);
+}
+
+size_t proctrack_live(const struct proctrack *t)
+{
+	return t->n;
 }
 
 void proctrack_stats(const struct proctrack *t, struct proctrack_stats *out)

@@ -12,6 +12,7 @@
 #ifndef SMOLDER_PROCTRACK_H
 #define SMOLDER_PROCTRACK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <linux/types.h>
@@ -26,6 +27,10 @@ struct proctrack_stats {
 	uint64_t captured;  /* mappings read */
 	uint64_t missed;    /* gone (exited or exec'd) before they were read */
 	uint64_t refreshed; /* mappings read again after new code was mapped */
+	uint64_t freed;     /* ended instances forgotten by proctrack_gc */
+	uint64_t from_snapshot; /* captures and refreshes from a snapshot
+				   taken at announcement (the process was
+				   gone by the time its turn came) */
 };
 
 /* `sym` is borrowed and must outlive the tracker. Never NULL. */
@@ -47,6 +52,11 @@ void proctrack_set_listener(struct proctrack *t,
 
 /* Queue an event; cheap, for the ring buffer callback. */
 void proctrack_event(struct proctrack *t, const struct sm_proc_event *e);
+/* proctrack_event with the process's mappings as they were when the event
+ * was read (NEW, MMAP), used if the process is gone when its turn comes.
+ * Takes *snap over (leaves it empty); snap may be NULL. */
+void proctrack_event_snap(struct proctrack *t, const struct sm_proc_event *e,
+			  struct sym_snapshot *snap);
 /* Act on queued events: read the mappings of new instances. */
 void proctrack_flush(struct proctrack *t);
 /*
@@ -54,6 +64,18 @@ void proctrack_flush(struct proctrack *t);
  * mapped after they were first seen (dlopen). For the end of a recording.
  */
 void proctrack_refresh(struct proctrack *t);
+
+/* The executable's path of instance `inst` (read with its mappings), or
+ * NULL. Borrowed until the instance is freed by proctrack_gc. */
+const char *proctrack_exe(struct proctrack *t, uint32_t inst);
+/*
+ * Forget instances that ended before the previous call: their samples
+ * were all read since (call it once per window, after the window is
+ * written). Keeps memory bounded by the live processes of two windows.
+ */
+void proctrack_gc(struct proctrack *t);
+/* Instances held now. */
+size_t proctrack_live(const struct proctrack *t);
 
 /* The captured mappings of instance `inst`, or NULL when unknown or missed. */
 struct sym_proc *proctrack_lookup(struct proctrack *t, uint32_t inst);

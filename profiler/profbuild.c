@@ -40,6 +40,9 @@ struct profbuild {
 	uint64_t *stack; /* location ids of the sample being built */
 	size_t stack_alloc;
 
+	profbuild_label_fn label_fn;
+	void *label_ctx;
+
 	struct profbuild_stats stats;
 };
 
@@ -298,7 +301,7 @@ void profbuild_add(struct profbuild *b, const struct sampler_sample *smp)
 	if (flags & LOC_UNRESOLVED)
 		b->stats.unresolved += smp->count;
 
-	struct profile_label labels[4] = {
+	struct profile_label labels[4 + PROFBUILD_MAX_LABELS] = {
 		{ .key = b->key_pid, .num = k->tgid },
 		{ .key = b->key_tid, .num = k->pid },
 		{ .key = b->key_comm, .str = comm_string(b, k->pcomm, k->tgid) },
@@ -308,10 +311,29 @@ void profbuild_add(struct profbuild *b, const struct sampler_sample *smp)
 		(int64_t)smp->count,
 		(int64_t)(smp->count * b->period_ns),
 	};
+	uint32_t nlabels = 4;
 
-	profile_add_sample(b->p, b->stack, (uint32_t)n, values, labels, 4);
+	if (b->label_fn) {
+		const char *keys[PROFBUILD_MAX_LABELS], *vals[PROFBUILD_MAX_LABELS];
+		unsigned extra = b->label_fn(b->label_ctx, k, keys, vals);
+
+		for (unsigned i = 0; i < extra && i < PROFBUILD_MAX_LABELS; i++) {
+			if (!vals[i] || !*vals[i])
+				continue;
+			labels[nlabels].key = profile_string(b->p, keys[i]);
+			labels[nlabels++].str = profile_string(b->p, vals[i]);
+		}
+	}
+	profile_add_sample(b->p, b->stack, (uint32_t)n, values, labels, nlabels);
 	b->stats.samples += smp->count;
 	note_tgid(b, k->tgid);
+}
+
+void profbuild_set_labeler(struct profbuild *b, profbuild_label_fn fn,
+			   void *ctx)
+{
+	b->label_fn = fn;
+	b->label_ctx = ctx;
 }
 
 struct profile *profbuild_finish(struct profbuild *b)

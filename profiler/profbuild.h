@@ -35,6 +35,17 @@ struct profbuild_stats {
 struct profbuild *profbuild_new(struct symbolizer *sym, struct proctrack *procs,
 				uint64_t period_ns);
 void profbuild_add(struct profbuild *b, const struct sampler_sample *smp);
+
+/*
+ * More string labels for every sample: `fn` fills keys[i] and values[i]
+ * (borrowed until it is called again; an empty or NULL value is left out)
+ * and returns how many, at most PROFBUILD_MAX_LABELS.
+ */
+#define PROFBUILD_MAX_LABELS 8
+typedef unsigned (*profbuild_label_fn)(void *ctx, const struct sample_key *k,
+				       const char **keys, const char **values);
+void profbuild_set_labeler(struct profbuild *b, profbuild_label_fn fn,
+			   void *ctx);
 /* The finished profile; caller owns it (profile_free). Ends the builder's
  * use: only profbuild_stats and profbuild_free may follow. */
 struct profile *profbuild_finish(struct profbuild *b);

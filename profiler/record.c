@@ -23,14 +23,10 @@
 /* How long a command may take to exit after SIGTERM before SIGKILL. */
 #define CHILD_TERM_GRACE_MS 5000
 
-struct session {
+struct recording {
 	const struct record_opts *o;
 	struct record_result *res;
-	struct symbolizer *sym;
-	struct proctrack *procs;
-	struct sampler *sampler;
-	struct unwinder *unwinder;
-	struct stackcopy *copies;
+	struct session core;
 	int epfd, sigfd, timerfd;
 	sigset_t oldmask;
 
@@ -63,7 +59,7 @@ static int exit_code(int status)
  * Fork the command, stopped before exec until release_child(), so that its
  * pid is a target before it runs a single instruction of its own.
  */
-static int spawn_child(struct session *ss)
+static int spawn_child(struct recording *ss)
 {
 	int go[2], err[2];
 	pid_t pid;
@@ -111,7 +107,7 @@ static int spawn_child(struct session *ss)
 }
 
 /* Let the command exec. 0, or -ENOEXEC when exec failed (logged). */
-static int release_child(struct session *ss)
+static int release_child(struct recording *ss)
 {
 	ssize_t n;
 	int e = 0;
@@ -134,7 +130,7 @@ static int release_child(struct session *ss)
 	return 0;
 }
 
-static void reap_child(struct session *ss, bool block)
+static void reap_child(struct recording *ss, bool block)
 {
 	int status;
 	pid_t r;
@@ -151,7 +147,7 @@ static void reap_child(struct session *ss, bool block)
 }
 
 /* Stop a command still running when sampling ends, without hanging on it. */
-static void finish_child(struct session *ss)
+static void finish_child(struct recording *ss)
 {
 	if (ss->child <= 0)
 		return;
@@ -186,79 +182,7 @@ enum {
 	TAG_TARGET_BASE = 1000, /* + index of the -p target */
 };
 
-static void on_event(const struct sm_proc_event *e, void *ctx)
-{
-	struct session *ss = ctx;
-
-	proctrack_event(ss->procs, e);
-}
-
-static void on_copy(const struct sm_stack_copy *rec, size_t size, void *ctx)
-{
-	struct session *ss = ctx;
-
-	if (ss->copies)
-		stackcopy_queue(ss->copies, rec, size);
-}
-
-static void on_captured(void *ctx, uint32_t tgid, uint32_t inst,
-			struct sym_proc *sp)
-{
-	struct session *ss = ctx;
-
-	if (ss->unwinder)
-		unwinder_load(ss->unwinder, tgid, inst, sp);
-	if (ss->copies)
-		stackcopy_remap(ss->copies, inst);
-}
-
-static void on_ended(void *ctx, uint32_t tgid, uint32_t inst)
-{
-	struct session *ss = ctx;
-
-	if (ss->unwinder)
-		unwinder_unload(ss->unwinder, tgid, inst);
-	if (ss->copies)
-		stackcopy_forget(ss->copies, inst);
-}
-
-/* Time for unwinding copies, and for loading unwind tables, between two
- * looks at the ring buffer, where new processes are announced. */
-#define UNWIND_WORK_NS 20000000ull
-
-/* Unwind copies and load tables for a while; true while work remains. */
-static bool do_work(struct session *ss)
-{
-	bool more = false;
-
-	if (ss->copies)
-		more |= stackcopy_process(ss->copies, UNWIND_WORK_NS);
-	if (ss->unwinder)
-		more |= unwinder_work(ss->unwinder, UNWIND_WORK_NS);
-	return more;
-}
-
-/*
- * Handle waiting events (a batch of them, or with `all`, every one, and
- * every copy), then work for a while. Returns true while work remains.
- */
-static bool drain_events(struct session *ss, bool all)
-{
-	int more;
-
-	do {
-		more = sampler_poll(ss->sampler, on_event, on_copy, ss);
-		proctrack_flush(ss->procs);
-	} while (all && more == 1);
-	if (all) {
-		if (ss->copies)
-			stackcopy_process(ss->copies, 0);
-		return false;
-	}
-	return do_work(ss) || more == 1;
-}
-
-static int setup_loop(struct session *ss)
+static int setup_loop(struct recording *ss)
 {
 	int err;
 
@@ -266,7 +190,7 @@ static int setup_loop(struct session *ss)
 	if (ss->epfd < 0)
 		return -errno;
 	if ((err = epoll_add(ss->epfd, ss->sigfd, TAG_SIGNAL)) ||
-	    (err = epoll_add(ss->epfd, sampler_events_fd(ss->sampler),
+	    (err = epoll_add(ss->epfd, session_fd(&ss->core),
 			     TAG_EVENTS)))
 		return err;
 	if (ss->o->duration_s > 0) {
@@ -295,7 +219,7 @@ static int setup_loop(struct session *ss)
 }
 
 /* Wait for the end of the session, serving process events meanwhile. */
-static void run_loop(struct session *ss)
+static void run_loop(struct recording *ss)
 {
 	bool busy = false;
 
@@ -312,12 +236,12 @@ static void run_loop(struct session *ss)
 			return;
 		}
 		if (!n && busy)
-			busy = do_work(ss);
+			busy = session_work(&ss->core);
 		for (int i = 0; i < n; i++) {
 			uint64_t tag = evs[i].data.u64;
 
 			if (tag == TAG_EVENTS) {
-				busy = drain_events(ss, false);
+				busy = session_events(&ss->core, false);
 			} else if (tag == TAG_SIGNAL) {
 				struct signalfd_siginfo si;
 
@@ -357,35 +281,6 @@ static void run_loop(struct session *ss)
 	}
 }
 
-static void on_sample(const struct sampler_sample *smp, void *ctx)
-{
-	profbuild_add(ctx, smp);
-}
-
-struct copy_drain {
-	struct sampler *sampler;
-	struct profbuild *pb;
-	__u64 kstack[MAX_STACK_DEPTH];
-};
-
-/* A sample unwound in userspace: its kernel half is in the kernel's map. */
-static void on_copied_sample(const struct sample_key *key, uint64_t count,
-			     const __u64 *ustack, uint32_t len, void *ctx)
-{
-	struct copy_drain *cd = ctx;
-	struct sampler_sample smp = {
-		.key = key, .count = count, .ustack = ustack, .ustack_len = len,
-	};
-	int n = key->kstack ? sampler_kernel_stack(cd->sampler, key->kstack,
-						   cd->kstack) : 0;
-
-	if (n > 0) {
-		smp.kstack = cd->kstack;
-		smp.kstack_len = (uint32_t)n;
-	}
-	profbuild_add(cd->pb, &smp);
-}
-
 /* Objects are kept open so that exited processes still resolve. */
 static bool raise_fd_limit(struct rlimit *old)
 {
@@ -415,8 +310,7 @@ int record_run(const struct record_opts *o, struct record_result *res)
 			       o->unwind == UNWIND_COPY ? COPY_ALWAYS : COPY_NEVER,
 		.copy_bytes = o->copy_bytes,
 	};
-	struct sym_opts symo = { .unwind_tables = so.dwarf_unwind };
-	struct session ss = {
+	struct recording ss = {
 		.o = o, .res = res, .epfd = -1, .sigfd = -1, .timerfd = -1,
 		.child_pidfd = -1, .go_fd = -1, .err_fd = -1,
 	};
@@ -441,28 +335,12 @@ int record_run(const struct record_opts *o, struct record_result *res)
 		goto out;
 	}
 
-	ss.sym = symbolizer_new(&symo);
-	ss.procs = proctrack_new(ss.sym);
-	sampler_setup_logging();
-	if ((err = sampler_open(&so, &ss.sampler)))
+	if ((err = session_open(&ss.core, &so)))
 		goto out;
-	ss.unwinder = unwinder_new(ss.sampler, ss.sym);
-	if (so.copy_stacks != COPY_NEVER)
-		ss.copies = stackcopy_new(ss.procs);
-	if (ss.unwinder || ss.copies) {
-		struct proctrack_listener l = {
-			.captured = on_captured,
-			.ended = on_ended,
-			.ctx = &ss,
-		};
-
-		proctrack_set_listener(ss.procs, &l);
-	}
-
 	if (o->npids) {
 		ss.pidfds = xcalloc(o->npids, sizeof(*ss.pidfds));
 		for (size_t i = 0; i < o->npids; i++) {
-			if ((err = sampler_add_target(ss.sampler, (uint32_t)o->pids[i]))) {
+			if ((err = sampler_add_target(ss.core.sampler, (uint32_t)o->pids[i]))) {
 				log_err("cannot add process %d: %s", o->pids[i],
 					strerror(-err));
 				goto out;
@@ -480,18 +358,18 @@ int record_run(const struct record_opts *o, struct record_result *res)
 	if (o->cmd) {
 		if ((err = spawn_child(&ss)))
 			goto out;
-		if ((err = sampler_add_target(ss.sampler, (uint32_t)ss.child))) {
+		if ((err = sampler_add_target(ss.core.sampler, (uint32_t)ss.child))) {
 			log_err("cannot add the command's process: %s",
 				strerror(-err));
 			goto out;
 		}
 	}
 
-	if ((err = sampler_start(ss.sampler)))
+	if ((err = session_start(&ss.core)))
 		goto out;
 	t0 = clock_ns(CLOCK_MONOTONIC);
 	t0_real = clock_ns(CLOCK_REALTIME);
-	res->ncpus = sampler_ncpus(ss.sampler);
+	res->ncpus = sampler_ncpus(ss.core.sampler);
 	if (o->cmd && (err = release_child(&ss)))
 		goto out;
 	if (o->npids && !ss.targets_alive) {
@@ -505,44 +383,33 @@ int record_run(const struct record_opts *o, struct record_result *res)
 
 	log_info("sampling %u CPUs at %u Hz", res->ncpus, o->freq_hz);
 	run_loop(&ss);
-	sampler_stop(ss.sampler);
+	sampler_stop(ss.core.sampler);
 	t1 = clock_ns(CLOCK_MONOTONIC);
 	res->duration_s = (double)(t1 - t0) / 1e9;
 
 	/* Events from the last moments, then mappings made since capture. */
-	drain_events(&ss, true);
-	proctrack_refresh(ss.procs);
+	session_events(&ss.core, true);
+	proctrack_refresh(ss.core.procs);
 
-	if ((err = sampler_counters(ss.sampler, res->counters))) {
+	if ((err = sampler_counters(ss.core.sampler, res->counters))) {
 		log_err("cannot read the BPF counters: %s", strerror(-err));
 		goto out;
 	}
-	pb = profbuild_new(ss.sym, ss.procs, 1000000000ull / o->freq_hz);
-	err = sampler_drain(ss.sampler, on_sample, pb, &res->drain);
-	if (err) {
-		log_err("cannot read the samples: %s", strerror(-err));
+	pb = profbuild_new(ss.core.sym, ss.core.procs, 1000000000ull / o->freq_hz);
+	if ((err = session_collect(&ss.core, 0, false, pb, &res->drain)))
 		goto out;
-	}
-	if (ss.copies) {
-		struct copy_drain *cd = xmalloc(sizeof(*cd));
-
-		cd->sampler = ss.sampler;
-		cd->pb = pb;
-		stackcopy_process(ss.copies, 0);
-		stackcopy_foreach(ss.copies, on_copied_sample, cd);
-		stackcopy_stats(ss.copies, &res->copies);
-		free(cd);
-	}
+	if (ss.core.copies)
+		stackcopy_stats(ss.core.copies, &res->copies);
 	profbuild_stats(pb, &res->build);
-	proctrack_stats(ss.procs, &res->procs);
-	symbolizer_stats(ss.sym, &res->sym);
-	if (ss.unwinder)
-		unwinder_stats(ss.unwinder, &res->unwind);
+	proctrack_stats(ss.core.procs, &res->procs);
+	symbolizer_stats(ss.core.sym, &res->sym);
+	if (ss.core.unwinder)
+		unwinder_stats(ss.core.unwinder, &res->unwind);
 	res->profile = profbuild_finish(pb);
 	res->profile->time_nanos = (int64_t)t0_real;
 	res->profile->duration_nanos = (int64_t)(t1 - t0);
 	if (o->kernel_stacks) {
-		const char *why = symbolizer_kernel_problem(ss.sym);
+		const char *why = symbolizer_kernel_problem(ss.core.sym);
 
 		/* The symbolizer dies with this function; keep a copy. */
 		res->kernel_problem = why ? xstrdup(why) : NULL;
@@ -560,11 +427,7 @@ out:
 			finish_child(&ss);
 	}
 	profbuild_free(pb);
-	stackcopy_free(ss.copies);
-	unwinder_free(ss.unwinder);
-	sampler_free(ss.sampler);
-	proctrack_free(ss.procs);
-	symbolizer_free(ss.sym);
+	session_close(&ss.core);
 	for (size_t i = 0; ss.pidfds && i < o->npids; i++)
 		if (ss.pidfds[i] >= 0)
 			close(ss.pidfds[i]);

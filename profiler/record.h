@@ -15,11 +15,7 @@
 #include <stdint.h>
 
 #include "../formats/profile.h"
-#include "proctrack.h"
-#include "profbuild.h"
-#include "sampler.h"
-#include "stackcopy.h"
-#include "unwinder.h"
+#include "session.h"
 
 enum unwind_mode {
 	UNWIND_DWARF = 0, /* CFI tables walked in BPF (frame pointers

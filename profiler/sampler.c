@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "../lib/clock.h"
 #include "../lib/hmap.h"
 #include "../lib/log.h"
 #include "../lib/xalloc.h"
@@ -94,10 +96,20 @@ int sampler_open(const struct sampler_opts *opts, struct sampler **out)
 	s->skel->rodata->collect_user = opts->user_stacks;
 	s->skel->rodata->filter_targets = opts->filter_targets;
 	s->skel->rodata->follow_children = opts->follow_children;
-	if (opts->max_stacks)
+	if (opts->max_stacks) {
 		bpf_map__set_max_entries(s->skel->maps.stacks, opts->max_stacks);
-	if (opts->max_counts)
+		bpf_map__set_max_entries(s->skel->maps.stacks2, opts->max_stacks);
+	}
+	if (opts->max_counts) {
 		bpf_map__set_max_entries(s->skel->maps.counts, opts->max_counts);
+		bpf_map__set_max_entries(s->skel->maps.counts2, opts->max_counts);
+	}
+	if (opts->ncgroups > SM_MAX_CGROUPS) {
+		log_err("at most %d cgroups can be sampled", SM_MAX_CGROUPS);
+		err = -E2BIG;
+		goto fail;
+	}
+	s->skel->rodata->ncgroups = (__u32)opts->ncgroups;
 	s->skel->rodata->dwarf_unwind = opts->dwarf_unwind;
 	s->skel->rodata->copy_stacks = opts->copy_stacks;
 	s->skel->rodata->self_tgid = (__u32)getpid();
@@ -116,12 +128,22 @@ int sampler_open(const struct sampler_opts *opts, struct sampler **out)
 		s->rows_cap = opts->unwind_rows ? opts->unwind_rows
 						: SAMPLER_DEFAULT_UNWIND_ROWS;
 		bpf_map__set_max_entries(s->skel->maps.unw_rows, s->rows_cap);
-		if (opts->max_stacks)
+		if (opts->max_stacks) {
 			bpf_map__set_max_entries(s->skel->maps.ustacks,
 						 opts->max_stacks);
+			bpf_map__set_max_entries(s->skel->maps.ustacks2,
+						 opts->max_stacks);
+		}
 	} else {
 		bpf_map__set_max_entries(s->skel->maps.ustacks, 1);
+		bpf_map__set_max_entries(s->skel->maps.ustacks2, 1);
 		bpf_map__set_max_entries(s->skel->maps.unw_procs, 1);
+	}
+	if (!opts->windows) {
+		/* One set of maps is all a single recording uses. */
+		bpf_map__set_max_entries(s->skel->maps.counts2, 1);
+		bpf_map__set_max_entries(s->skel->maps.stacks2, 1);
+		bpf_map__set_max_entries(s->skel->maps.ustacks2, 1);
 	}
 	bpf_program__set_autoload(s->skel->progs.on_fork, opts->follow_children);
 	bpf_program__set_autoload(s->skel->progs.on_mmap_enter, opts->user_stacks);
@@ -147,6 +169,21 @@ int sampler_open(const struct sampler_opts *opts, struct sampler **out)
 				strerror(-err));
 			goto fail;
 		}
+	}
+	for (size_t i = 0; i < opts->ncgroups; i++) {
+		__u32 k = (__u32)i;
+		int fd = open(opts->cgroups[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd < 0 || bpf_map_update_elem(bpf_map__fd(s->skel->maps.cgroup_filter),
+						  &k, &fd, BPF_ANY)) {
+			err = -errno;
+			log_err("cannot sample cgroup '%s': %s", opts->cgroups[i],
+				strerror(-err));
+			if (fd >= 0)
+				close(fd);
+			goto fail;
+		}
+		close(fd); /* the map holds the cgroup */
 	}
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_ringbuf,
 				 s, NULL);
@@ -399,6 +436,34 @@ int sampler_poll(struct sampler *s, sampler_event_fn fn,
 	return n < 0 ? n : 0;
 }
 
+int sampler_poll_wait(struct sampler *s, int timeout_ms, sampler_event_fn fn,
+		      sampler_copy_fn copy_fn, void *ctx)
+{
+	int n;
+
+	s->event_fn = fn;
+	s->copy_fn = copy_fn;
+	s->event_ctx = ctx;
+	s->polled_copies = 0;
+	n = ring_buffer__poll(s->rb, timeout_ms);
+	s->event_fn = NULL;
+	s->copy_fn = NULL;
+	s->event_ctx = NULL;
+	if (n == -EAGAIN)
+		return 1;
+	return n < 0 && n != -EINTR ? n : 0;
+}
+
+int sampler_add_wake_fd(struct sampler *s, int fd)
+{
+	/* ring_buffer__poll takes each ready event's data as a ring index:
+	 * 0, whose ring is then consumed once more, harmlessly. */
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = 0 };
+
+	return epoll_ctl(ring_buffer__epoll_fd(s->rb), EPOLL_CTL_ADD, fd, &ev)
+		       ? -errno : 0;
+}
+
 struct unw_row *sampler_unw_rows(struct sampler *s, uint32_t *capacity)
 {
 	*capacity = s->rows ? s->rows_cap : 0;
@@ -527,11 +592,20 @@ static void release_cache(struct stack_cache *c)
 	hmap_release(&c->idx);
 }
 
-int sampler_kernel_stack(struct sampler *s, uint64_t hash, __u64 *ip)
+/* Map set `set`'s copy of a map. */
+static struct bpf_map *pick(unsigned set, struct bpf_map *m0,
+			    struct bpf_map *m1)
+{
+	return set ? m1 : m0;
+}
+
+int sampler_kernel_stack_in(struct sampler *s, unsigned set, uint64_t hash,
+			    __u64 *ip)
 {
 	uint32_t *buf;
-	int len = read_stack(bpf_map__fd(s->skel->maps.stacks), MAX_STACK_DEPTH,
-			     hash, &buf);
+	int len = read_stack(bpf_map__fd(pick(set, s->skel->maps.stacks,
+						     s->skel->maps.stacks2)),
+			     MAX_STACK_DEPTH, hash, &buf);
 
 	if (len < 0)
 		return len;
@@ -540,12 +614,57 @@ int sampler_kernel_stack(struct sampler *s, uint64_t hash, __u64 *ip)
 	return len;
 }
 
-int sampler_drain(struct sampler *s, sampler_sample_fn fn, void *ctx,
-		  struct sampler_drain_stats *stats)
+int sampler_kernel_stack(struct sampler *s, uint64_t hash, __u64 *ip)
 {
-	int fd = bpf_map__fd(s->skel->maps.counts);
-	int kfd = bpf_map__fd(s->skel->maps.stacks);
-	int ufd = bpf_map__fd(s->skel->maps.ustacks);
+	return sampler_kernel_stack_in(s, 0, hash, ip);
+}
+
+/* Delete every key of a hash map (keys of `ksize` bytes). */
+static int clear_map(int fd, size_t ksize)
+{
+	uint8_t *keys = NULL;
+	size_t n = 0, alloc = 0;
+	uint8_t *prev = NULL, *next = xmalloc(ksize);
+	int err;
+
+	/* Collect first: deleting while walking restarts the walk. */
+	while (!(err = bpf_map_get_next_key(fd, prev, next))) {
+		ALLOC_GROW(keys, (n + 1) * ksize, alloc);
+		memcpy(keys + n * ksize, next, ksize);
+		prev = keys + n * ksize;
+		n++;
+	}
+	free(next);
+	if (err != -ENOENT) {
+		free(keys);
+		return err;
+	}
+	err = 0;
+	if (n) {
+		__u32 count = (__u32)n;
+
+		if (bpf_map_delete_batch(fd, keys, &count, NULL)) {
+			/* Older kernels: one at a time. */
+			err = 0;
+			for (size_t i = 0; i < n; i++)
+				if (bpf_map_delete_elem(fd, keys + i * ksize) &&
+				    errno != ENOENT)
+					err = -errno;
+		}
+	}
+	free(keys);
+	return err;
+}
+
+static int drain_set(struct sampler *s, unsigned set, sampler_sample_fn fn,
+		     void *ctx, struct sampler_drain_stats *stats)
+{
+	int fd = bpf_map__fd(pick(set, s->skel->maps.counts,
+				     s->skel->maps.counts2));
+	int kfd = bpf_map__fd(pick(set, s->skel->maps.stacks,
+				      s->skel->maps.stacks2));
+	int ufd = bpf_map__fd(pick(set, s->skel->maps.ustacks,
+				      s->skel->maps.ustacks2));
 	struct stack_cache kcache = { 0 }, ucache = { 0 };
 	struct sample_key key, next;
 	void *prev = NULL;
@@ -583,6 +702,93 @@ int sampler_drain(struct sampler *s, sampler_sample_fn fn, void *ctx,
 	err = err == -ENOENT ? 0 : err;
 	release_cache(&kcache);
 	release_cache(&ucache);
+	return err;
+}
+
+int sampler_drain(struct sampler *s, sampler_sample_fn fn, void *ctx,
+		  struct sampler_drain_stats *stats)
+{
+	return drain_set(s, 0, fn, ctx, stats);
+}
+
+int sampler_drain_window(struct sampler *s, unsigned set,
+			 sampler_sample_fn fn, void *ctx,
+			 struct sampler_drain_stats *stats)
+{
+	int err = drain_set(s, set, fn, ctx, stats), e;
+
+	/* Emptied even after an error: the set is used again next window. */
+	e = clear_map(bpf_map__fd(pick(set, s->skel->maps.counts,
+					  s->skel->maps.counts2)),
+		      sizeof(struct sample_key));
+	err = err ? err : e;
+	e = clear_map(bpf_map__fd(pick(set, s->skel->maps.stacks,
+					  s->skel->maps.stacks2)),
+		      sizeof(__u64));
+	err = err ? err : e;
+	if (s->opts.dwarf_unwind) {
+		e = clear_map(bpf_map__fd(pick(set, s->skel->maps.ustacks,
+						  s->skel->maps.ustacks2)),
+			      sizeof(__u64));
+		err = err ? err : e;
+	}
+	return err;
+}
+
+/* How long a CPU may seem to stay inside the sampling program. */
+#define SWITCH_WAIT_NS 1000000000ull
+
+int sampler_switch_window(struct sampler *s, unsigned *closed)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	int fd = bpf_map__fd(s->skel->maps.running);
+	uint64_t *seen, *now, t0;
+	__u32 zero = 0;
+	unsigned old;
+	int err = 0;
+
+	if (!s->opts.windows)
+		return -EINVAL;
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	old = __atomic_load_n(&s->skel->bss->window, __ATOMIC_RELAXED) & 1;
+	/* The store, then a full fence, then the reads of `running`: the
+	 * program's side is a locked add, then its read of `window`. */
+	__atomic_store_n(&s->skel->bss->window, old ^ 1, __ATOMIC_SEQ_CST);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	*closed = old;
+
+	seen = xcalloc((size_t)ncpu, sizeof(*seen));
+	now = xcalloc((size_t)ncpu, sizeof(*now));
+	if (bpf_map_lookup_elem(fd, &zero, seen)) {
+		err = -errno;
+		goto out;
+	}
+	t0 = clock_ns(CLOCK_MONOTONIC);
+	for (;;) {
+		bool busy = false;
+
+		for (int c = 0; c < ncpu; c++)
+			busy |= (seen[c] & 1) != 0;
+		if (!busy)
+			break;
+		if (clock_ns(CLOCK_MONOTONIC) - t0 > SWITCH_WAIT_NS) {
+			err = -ETIMEDOUT;
+			break;
+		}
+		usleep(100);
+		if (bpf_map_lookup_elem(fd, &zero, now)) {
+			err = -errno;
+			break;
+		}
+		/* A CPU that moved on finished the run we saw. */
+		for (int c = 0; c < ncpu; c++)
+			if (now[c] != seen[c])
+				seen[c] = 0;
+	}
+out:
+	free(seen);
+	free(now);
 	return err;
 }
 

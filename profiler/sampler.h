@@ -36,6 +36,13 @@ struct sampler_opts {
 	enum { COPY_NEVER, COPY_NO_TABLES, COPY_ALWAYS } copy_stacks;
 	uint32_t copy_bytes;     /* bytes of stack per copy, a multiple of
 				    4096 up to SM_COPY_MAX_BYTES; 0: 16 KiB */
+	/* Only tasks in these cgroups (v2 directories) and their
+	 * descendants, filtered in BPF; with filter_targets, tasks that
+	 * either filter lets in. At most SM_MAX_CGROUPS. */
+	const char *const *cgroups;
+	size_t ncgroups;
+	/* Two sets of aggregation maps, for sampler_switch_window. */
+	bool windows;
 };
 
 #define SAMPLER_DEFAULT_UNWIND_ROWS (1u << 21)
@@ -76,6 +83,14 @@ typedef void (*sampler_copy_fn)(const struct sm_stack_copy *rec, size_t size,
  * waiting, or a negative errno. */
 int sampler_poll(struct sampler *s, sampler_event_fn fn,
 		 sampler_copy_fn copy_fn, void *ctx);
+
+/* sampler_poll, but wait up to timeout_ms for something to arrive (or for
+ * a wake fd to become readable). Only one thread may poll a sampler. */
+int sampler_poll_wait(struct sampler *s, int timeout_ms, sampler_event_fn fn,
+		      sampler_copy_fn copy_fn, void *ctx);
+/* Make sampler_poll_wait return when `fd` becomes readable (the caller
+ * reads it). 0 or negative errno. */
+int sampler_add_wake_fd(struct sampler *s, int fd);
 
 /*
  * DWARF unwinding (dwarf_unwind): the rows every process's mappings point
@@ -124,6 +139,25 @@ int sampler_kernel_stack(struct sampler *s, uint64_t hash, __u64 *ip);
 /* Read every aggregated sample (after sampler_stop). 0 or negative errno. */
 int sampler_drain(struct sampler *s, sampler_sample_fn fn, void *ctx,
 		  struct sampler_drain_stats *stats);
+
+/*
+ * Windows (opts.windows): samples go to one of two sets of maps. Switch
+ * the BPF program to the other set, and wait until no sample is still
+ * being written into the one it leaves, whose number (0 or 1) goes to
+ * *closed. Samples taken meanwhile go to the new set: none is lost or
+ * counted twice. Returns 0 or a negative errno (-ETIMEDOUT when a CPU
+ * seemed to stay inside the program for a second).
+ */
+int sampler_switch_window(struct sampler *s, unsigned *closed);
+/* Read every sample of set `set` (closed by sampler_switch_window), then
+ * empty it for its next turn. Stack copies of that set need their
+ * kernel stacks read (sampler_kernel_stack_in) before. 0 or negative errno. */
+int sampler_drain_window(struct sampler *s, unsigned set,
+			 sampler_sample_fn fn, void *ctx,
+			 struct sampler_drain_stats *stats);
+/* sampler_kernel_stack for set `set`. */
+int sampler_kernel_stack_in(struct sampler *s, unsigned set, uint64_t hash,
+			    __u64 *ip);
 
 void sampler_free(struct sampler *s);
 

@@ -24,7 +24,8 @@ struct cinst {
 	uint32_t inst;
 	Dwfl *dwfl;      /* NULL until first needed, or when it failed */
 	bool failed;
-	bool ended;      /* free the Dwfl once the queue is empty */
+	bool ended;      /* its Dwfl goes once no copy of it waits */
+	uint32_t pending; /* its copies waiting in the queue */
 };
 
 /* One aggregated sample. */
@@ -43,12 +44,13 @@ struct stackcopy {
 	struct cinst *insts;
 	size_t ninsts, insts_alloc;
 	struct hmap inst_idx;
-	uint32_t *ended;  /* indexes of ended instances holding a Dwfl */
-	size_t nended, ended_alloc;
 
-	struct agg *aggs;
-	size_t naggs, aggs_alloc;
-	struct hmap agg_idx;
+	/* Unwound samples, per map set (window) they belong to. */
+	struct aggset {
+		struct agg *aggs;
+		size_t n, alloc;
+		struct hmap idx;
+	} sets[2];
 
 	/* The copy being unwound, for libdw's callbacks. */
 	const struct sm_stack_copy *cur;
@@ -88,13 +90,16 @@ void stackcopy_free(struct stackcopy *c)
 			dwfl_end(c->insts[i].dwfl);
 	free(c->insts);
 	hmap_release(&c->inst_idx);
-	free(c->ended);
-	for (size_t i = 0; i < c->naggs; i++)
-		free(c->aggs[i].ip);
-	free(c->aggs);
-	hmap_release(&c->agg_idx);
+	for (int k = 0; k < 2; k++) {
+		for (size_t i = 0; i < c->sets[k].n; i++)
+			free(c->sets[k].aggs[i].ip);
+		free(c->sets[k].aggs);
+		hmap_release(&c->sets[k].idx);
+	}
 	free(c);
 }
+
+static struct cinst *find_inst(struct stackcopy *c, uint32_t inst, bool make);
 
 void stackcopy_queue(struct stackcopy *c, const struct sm_stack_copy *rec,
 		     size_t size)
@@ -111,6 +116,7 @@ void stackcopy_queue(struct stackcopy *c, const struct sm_stack_copy *rec,
 	p->rec = xmalloc(size);
 	memcpy(p->rec, rec, size);
 	p->rec->size = (__u32)(size - sizeof(*rec));
+	find_inst(c, rec->key.inst, true)->pending++;
 	c->st.samples++;
 	c->st.bytes += p->rec->size;
 }
@@ -277,29 +283,40 @@ static Dwfl *make_dwfl(struct stackcopy *c, struct sym_proc *sp)
 	return dwfl;
 }
 
-static void add_agg(struct stackcopy *c, const struct sample_key *key)
+static void add_agg(struct stackcopy *c, unsigned set,
+		    const struct sample_key *key)
 {
+	struct aggset *as = &c->sets[set & 1];
 	uint64_t h = hash_bytes(key, sizeof(*key));
 	struct agg *a;
 	size_t pos;
 
-	for (uint32_t i = hmap_first(&c->agg_idx, h, &pos); i != HMAP_NONE;
-	     i = hmap_next(&c->agg_idx, h, &pos)) {
-		a = &c->aggs[i];
+	for (uint32_t i = hmap_first(&as->idx, h, &pos); i != HMAP_NONE;
+	     i = hmap_next(&as->idx, h, &pos)) {
+		a = &as->aggs[i];
 		if (!memcmp(&a->key, key, sizeof(*key)) && a->len == c->nip &&
 		    !memcmp(a->ip, c->ip, c->nip * sizeof(*c->ip))) {
 			a->count++;
 			return;
 		}
 	}
-	ALLOC_GROW(c->aggs, c->naggs + 1, c->aggs_alloc);
-	a = &c->aggs[c->naggs];
+	ALLOC_GROW(as->aggs, as->n + 1, as->alloc);
+	a = &as->aggs[as->n];
 	a->key = *key;
 	a->count = 1;
 	a->len = c->nip;
 	a->ip = xmalloc((c->nip ? c->nip : 1) * sizeof(*c->ip));
 	memcpy(a->ip, c->ip, c->nip * sizeof(*c->ip));
-	hmap_insert(&c->agg_idx, h, (uint32_t)c->naggs++);
+	hmap_insert(&as->idx, h, (uint32_t)as->n++);
+}
+
+/* An ended instance with no copy left: nothing more comes for it. */
+static void release_dwfl(struct cinst *ci)
+{
+	if (ci->dwfl)
+		dwfl_end(ci->dwfl);
+	ci->dwfl = NULL;
+	ci->failed = true;
 }
 
 static void unwind_one(struct stackcopy *c, const struct pending *p)
@@ -310,6 +327,8 @@ static void unwind_one(struct stackcopy *c, const struct pending *p)
 	uint64_t h = STACKHASH_SEED;
 	int r = -1;
 
+	if (ci->pending)
+		ci->pending--;
 	c->cur = p->rec;
 	c->nip = 0;
 	if (!sp) {
@@ -340,15 +359,17 @@ static void unwind_one(struct stackcopy *c, const struct pending *p)
 	for (uint32_t i = 0; i < c->nip; i++)
 		h = stackhash_mix(h, c->ip[i]);
 	key.ustack = stackhash_finish(h, c->nip);
-	add_agg(c, &key);
+	add_agg(c, p->rec->window, &key);
 	c->cur = NULL;
+	if (ci->ended && !ci->pending)
+		release_dwfl(ci);
 }
 
 bool stackcopy_process(struct stackcopy *c, uint64_t budget_ns)
 {
 	uint64_t t0;
 
-	if (c->head == c->nqueue && !c->nended)
+	if (c->head == c->nqueue)
 		return false;
 	t0 = clock_ns(CLOCK_MONOTONIC);
 	while (c->head < c->nqueue) {
@@ -367,16 +388,36 @@ bool stackcopy_process(struct stackcopy *c, uint64_t budget_ns)
 	if (c->head < c->nqueue)
 		return true;
 	c->head = c->nqueue = 0;
-	/* Every copy of an ended instance is unwound: its Dwfl can go. */
-	for (size_t i = 0; i < c->nended; i++) {
-		struct cinst *ci = &c->insts[c->ended[i]];
+	return false;
+}
 
-		if (ci->dwfl)
-			dwfl_end(ci->dwfl);
-		ci->dwfl = NULL;
-		ci->failed = true; /* nothing more comes for it */
+void stackcopy_gc(struct stackcopy *c)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < c->ninsts; i++) {
+		struct cinst *ci = &c->insts[i];
+
+		if (ci->ended && !ci->pending && !ci->dwfl)
+			continue;
+		c->insts[kept++] = *ci;
 	}
-	c->nended = 0;
+	if (kept == c->ninsts)
+		return;
+	c->ninsts = kept;
+	hmap_release(&c->inst_idx);
+	hmap_init(&c->inst_idx);
+	for (size_t i = 0; i < c->ninsts; i++)
+		hmap_insert(&c->inst_idx, c->insts[i].inst, (uint32_t)i);
+}
+
+bool stackcopy_pending(const struct stackcopy *c, unsigned set)
+{
+	/* Copies arrive in time order, so a set's are a prefix of the
+	 * queue once sampling has moved on to the other set. */
+	for (size_t i = c->head; i < c->nqueue; i++)
+		if (c->queue[i].rec->window == set)
+			return true;
 	return false;
 }
 
@@ -392,22 +433,30 @@ void stackcopy_remap(struct stackcopy *c, uint32_t inst)
 
 void stackcopy_forget(struct stackcopy *c, uint32_t inst)
 {
-	struct cinst *ci = find_inst(c, inst, false);
+	/* Made if missing: copies of it may still be waiting, and whatever
+	 * Dwfl they make must go once they are unwound. */
+	struct cinst *ci = find_inst(c, inst, true);
 
-	/* Copies still queued for it were taken while it lived: its Dwfl
-	 * goes after they are unwound. */
-	if (!ci || ci->ended)
+	if (ci->ended)
 		return;
 	ci->ended = true;
-	ALLOC_GROW(c->ended, c->nended + 1, c->ended_alloc);
-	c->ended[c->nended++] = (uint32_t)(ci - c->insts);
+	if (!ci->pending)
+		release_dwfl(ci);
 }
 
-void stackcopy_foreach(struct stackcopy *c, stackcopy_fn fn, void *ctx)
+void stackcopy_take(struct stackcopy *c, unsigned set, stackcopy_fn fn,
+		    void *ctx)
 {
-	for (size_t i = 0; i < c->naggs; i++)
-		fn(&c->aggs[i].key, c->aggs[i].count, c->aggs[i].ip,
-		   c->aggs[i].len, ctx);
+	struct aggset *as = &c->sets[set & 1];
+
+	for (size_t i = 0; i < as->n; i++) {
+		fn(&as->aggs[i].key, as->aggs[i].count, as->aggs[i].ip,
+		   as->aggs[i].len, ctx);
+		free(as->aggs[i].ip);
+	}
+	as->n = 0;
+	hmap_release(&as->idx);
+	hmap_init(&as->idx);
 }
 
 void stackcopy_stats(const struct stackcopy *c, struct stackcopy_stats *out)

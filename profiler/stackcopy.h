@@ -53,16 +53,23 @@ void stackcopy_queue(struct stackcopy *c, const struct sm_stack_copy *rec,
 bool stackcopy_process(struct stackcopy *c, uint64_t budget_ns);
 /* The mappings of instance `inst` were read again: what libdw knows of
  * them is rebuilt at the next copy. */
+/* Forget instances that ended and have nothing left to unwind. */
+void stackcopy_gc(struct stackcopy *c);
+/* Whether copies of map set `set` wait to be unwound. */
+bool stackcopy_pending(const struct stackcopy *c, unsigned set);
 void stackcopy_remap(struct stackcopy *c, uint32_t inst);
 /* Instance `inst` ended: free what unwinding it needed. */
 void stackcopy_forget(struct stackcopy *c, uint32_t inst);
 
-/* Each aggregated sample: its key (ustack is the user stack's hash, and
- * flags say SAMPLE_USTACK_TRUNCATED when unwinding stopped early), count,
- * and user stack, leaf first. Arguments are borrowed for the call. */
+/* Each aggregated sample of map set `set` (the window its copy was taken
+ * in; always 0 without windows), which is then emptied: its key (ustack
+ * is the user stack's hash, and flags say SAMPLE_USTACK_TRUNCATED when
+ * unwinding stopped early), count, and user stack, leaf first. Arguments
+ * are borrowed for the call. */
 typedef void (*stackcopy_fn)(const struct sample_key *key, uint64_t count,
 			     const __u64 *ustack, uint32_t len, void *ctx);
-void stackcopy_foreach(struct stackcopy *c, stackcopy_fn fn, void *ctx);
+void stackcopy_take(struct stackcopy *c, unsigned set, stackcopy_fn fn,
+		    void *ctx);
 
 void stackcopy_stats(const struct stackcopy *c, struct stackcopy_stats *out);
 

@@ -279,8 +279,14 @@ bool unwinder_work(struct unwinder *u, uint64_t budget_ns)
 
 	while (u->job_head < u->njobs) {
 		struct job *j = &u->jobs[u->job_head];
-		unsigned n = sym_proc_nmappings(j->sp);
+		unsigned n;
 		struct sym_unwind ui;
+
+		if (!j->sp) { /* ended before its turn */
+			u->job_head++;
+			continue;
+		}
+		n = sym_proc_nmappings(j->sp);
 
 		/* One object's table at a time (tens of milliseconds for a
 		 * large one): built once, then found at once by load_now. */
@@ -366,6 +372,10 @@ void unwinder_unload(struct unwinder *u, uint32_t tgid, uint32_t inst)
 {
 	struct pinst *pi = find_inst(u, inst);
 
+	/* Its mappings may be freed from now on: no job may use them. */
+	for (size_t i = u->job_head; i < u->njobs; i++)
+		if (u->jobs[i].inst == inst)
+			u->jobs[i].sp = NULL;
 	if (!pi || !pi->live)
 		return;
 	pi->live = false;
@@ -376,6 +386,33 @@ void unwinder_unload(struct unwinder *u, uint32_t tgid, uint32_t inst)
 	if (*owner(u, tgid) == inst) {
 		*owner(u, tgid) = 0;
 		sampler_unw_del_proc(u->s, tgid);
+	}
+}
+
+void unwinder_gc(struct unwinder *u)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < u->ninsts; i++)
+		if (u->insts[i].live)
+			u->insts[kept++] = u->insts[i];
+	if (kept != u->ninsts) {
+		u->ninsts = kept;
+		hmap_release(&u->inst_idx);
+		hmap_init(&u->inst_idx);
+		for (size_t i = 0; i < u->ninsts; i++)
+			hmap_insert(&u->inst_idx, u->insts[i].inst, (uint32_t)i);
+	}
+	kept = 0;
+	for (size_t i = 0; i < u->nowners; i++)
+		if (u->owners[i].inst)
+			u->owners[kept++] = u->owners[i];
+	if (kept != u->nowners) {
+		u->nowners = kept;
+		hmap_release(&u->owner_idx);
+		hmap_init(&u->owner_idx);
+		for (size_t i = 0; i < u->nowners; i++)
+			hmap_insert(&u->owner_idx, u->owners[i].tgid, (uint32_t)i);
 	}
 }
 

@@ -54,6 +54,10 @@ bool unwinder_work(struct unwinder *u, uint64_t budget_ns);
 /* Instance `inst` ended (exec or exit): its tables may go. */
 void unwinder_unload(struct unwinder *u, uint32_t tgid, uint32_t inst);
 
+/* Forget ended instances (their tables are unloaded already): keeps
+ * memory bounded by the live processes. */
+void unwinder_gc(struct unwinder *u);
+
 void unwinder_stats(const struct unwinder *u, struct unwinder_stats *out);
 
 #endif

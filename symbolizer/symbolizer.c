@@ -22,6 +22,7 @@
 #include "../lib/clock.h"
 #include "../lib/hmap.h"
 #include "../lib/log.h"
+#include "../lib/strbuf.h"
 #include "../lib/xalloc.h"
 #include "symbolizer_internal.h"
 #include "unwtab.h"
@@ -752,21 +753,14 @@ static int cmp_rec(const void *a, const void *b)
 }
 
 /* Read the executable mappings of the process at dirfd into *out. */
-static int read_maps(struct symbolizer *s, int dirfd, struct mapping_rec **out,
-		     size_t *nout, size_t *alloc)
+/* Parse /proc/PID/maps text from f; with dirfd >= 0 (the live process's
+ * /proc directory), pin new objects through map_files. */
+static void parse_maps(struct symbolizer *s, FILE *f, int dirfd,
+		       struct mapping_rec **out, size_t *nout, size_t *alloc)
 {
 	char *line = NULL;
 	size_t cap = 0;
-	FILE *f;
-	int fd = openat(dirfd, "maps", O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
-		return -errno;
-	f = fdopen(fd, "r");
-	if (!f) {
-		close(fd);
-		return -errno;
-	}
 	*nout = 0;
 	while (getline(&line, &cap, f) > 0) {
 		struct procmap_entry e;
@@ -799,7 +793,7 @@ static int read_maps(struct symbolizer *s, int dirfd, struct mapping_rec **out,
 			if (i == NO_OBJECT)
 				i = add_object(s, dev, e.inode, e.path);
 			r->obj = i;
-			if (s->objs[i].state == OBJ_PENDING &&
+			if (dirfd >= 0 && s->objs[i].state == OBJ_PENDING &&
 			    s->objs[i].fd < 0 && s->pinned < s->max_pinned) {
 				char mf[64];
 
@@ -814,9 +808,25 @@ static int read_maps(struct symbolizer *s, int dirfd, struct mapping_rec **out,
 		}
 	}
 	free(line);
-	fclose(f);
 	if (*nout) /* a zombie has no mappings */
 		qsort(*out, *nout, sizeof(**out), cmp_rec);
+}
+
+static int read_maps(struct symbolizer *s, int dirfd, struct mapping_rec **out,
+		     size_t *nout, size_t *alloc)
+{
+	FILE *f;
+	int fd = openat(dirfd, "maps", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return -errno;
+	}
+	parse_maps(s, f, dirfd, out, nout, alloc);
+	fclose(f);
 	return 0;
 }
 
@@ -898,10 +908,13 @@ struct sym_proc *sym_proc_capture(struct symbolizer *s, int pid,
 	return sp;
 }
 
+static void merge_maps(struct sym_proc *sp, struct mapping_rec *fresh,
+		       size_t nfresh, size_t alloc);
+
 int sym_proc_refresh(struct sym_proc *sp)
 {
 	struct mapping_rec *fresh = NULL;
-	size_t nfresh = 0, alloc = 0, j = 0;
+	size_t nfresh = 0, alloc = 0;
 	uint64_t ticks;
 	int dirfd, err;
 
@@ -918,8 +931,18 @@ int sym_proc_refresh(struct sym_proc *sp)
 		free(fresh);
 		return err == -ENOENT ? -ESRCH : err;
 	}
-	/* Keep old mappings that no new one overlaps: addresses sampled
-	 * before an unmap still resolve. Both lists are sorted. */
+	merge_maps(sp, fresh, nfresh, alloc);
+	return 0;
+}
+
+/* Take `fresh` as the process's mappings, keeping old mappings that no
+ * new one overlaps: addresses sampled before an unmap still resolve. */
+static void merge_maps(struct sym_proc *sp, struct mapping_rec *fresh,
+		       size_t nfresh, size_t alloc)
+{
+	size_t j = 0;
+
+	/* Both lists are sorted. */
 	for (size_t i = 0; i < sp->nmaps; i++) {
 		const struct mapping_rec *old = &sp->maps[i];
 		bool overlap = false;
@@ -939,6 +962,105 @@ int sym_proc_refresh(struct sym_proc *sp)
 	sp->maps = fresh;
 	sp->nmaps = nfresh;
 	sp->maps_alloc = alloc;
+}
+
+int sym_snapshot_take(const char *proc_root, int pid,
+		      uint64_t start_boottime_ns, struct sym_snapshot *out)
+{
+	char path[256], buf[65536];
+	struct strbuf sb = STRBUF_INIT;
+	int dirfd, fd, err;
+	ssize_t n;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(path, sizeof(path), "%s/%d", proc_root ? proc_root : "/proc",
+		 pid);
+	dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	err = check_start(dirfd, start_boottime_ns, &out->start_ticks);
+	if (err) {
+		close(dirfd);
+		return err;
+	}
+	out->nspid = read_nspid(dirfd);
+	fd = openat(dirfd, "maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = errno == ENOENT ? -ESRCH : -errno;
+		close(dirfd);
+		return err;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		strbuf_add(&sb, buf, (size_t)n);
+	err = n < 0 ? -errno : 0;
+	close(fd);
+	/* A process that exited while we read has an empty maps file. */
+	if (!err && !sb.len && read_start_ticks(dirfd, &out->start_ticks))
+		err = -ESRCH;
+	close(dirfd);
+	if (err) {
+		strbuf_release(&sb);
+		return err;
+	}
+	out->pid = pid;
+	out->maps_len = sb.len;
+	out->maps = strbuf_detach(&sb);
+	snprintf(path, sizeof(path), "%s/%d/exe", proc_root ? proc_root : "/proc",
+		 pid);
+	n = readlink(path, buf, sizeof(buf) - 1);
+	if (n > 0) {
+		buf[n] = '\0';
+		out->exe = xstrdup(buf);
+	}
+	return 0;
+}
+
+void sym_snapshot_release(struct sym_snapshot *snap)
+{
+	free(snap->maps);
+	free(snap->exe);
+	memset(snap, 0, sizeof(*snap));
+}
+
+static FILE *snapshot_file(const struct sym_snapshot *snap)
+{
+	return fmemopen(snap->maps ? snap->maps : (char *)"", snap->maps_len,
+			"r");
+}
+
+struct sym_proc *sym_proc_from_snapshot(struct symbolizer *s,
+					const struct sym_snapshot *snap)
+{
+	struct sym_proc *sp;
+	FILE *f = snapshot_file(snap);
+
+	if (!f)
+		return NULL;
+	sp = xcalloc(1, sizeof(*sp));
+	sp->s = s;
+	sp->pid = snap->pid;
+	sp->start_ticks = snap->start_ticks;
+	sp->nspid = snap->nspid;
+	parse_maps(s, f, -1, &sp->maps, &sp->nmaps, &sp->maps_alloc);
+	fclose(f);
+	return sp;
+}
+
+int sym_proc_refresh_snapshot(struct sym_proc *sp,
+			      const struct sym_snapshot *snap)
+{
+	struct mapping_rec *fresh = NULL;
+	size_t nfresh = 0, alloc = 0;
+	FILE *f;
+
+	if (snap->pid != sp->pid || snap->start_ticks != sp->start_ticks)
+		return -ESRCH;
+	f = snapshot_file(snap);
+	if (!f)
+		return -errno;
+	parse_maps(sp->s, f, -1, &fresh, &nfresh, &alloc);
+	fclose(f);
+	merge_maps(sp, fresh, nfresh, alloc);
 	return 0;
 }
 

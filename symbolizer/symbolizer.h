@@ -17,6 +17,7 @@
 #define SMOLDER_SYMBOLIZER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../lib/frame.h"
@@ -145,6 +146,33 @@ struct sym_proc *sym_proc_capture(struct symbolizer *s, int pid,
  */
 int sym_proc_refresh(struct sym_proc *sp);
 void sym_proc_free(struct sym_proc *sp);
+
+/*
+ * What capturing a process needs from /proc, read in one go so that it can
+ * be taken the moment a process appears (from any thread: it touches no
+ * symbolizer) and used after the process has exited.
+ */
+struct sym_snapshot {
+	int pid;
+	int nspid;
+	uint64_t start_ticks;
+	char *maps;     /* the text of /proc/PID/maps */
+	size_t maps_len;
+	char *exe;      /* where /proc/PID/exe points, or NULL */
+};
+/* Take one; start_boottime_ns as for sym_proc_capture. 0, or -ESRCH when
+ * the process is gone (or is another one), or a negative errno. */
+int sym_snapshot_take(const char *proc_root, int pid,
+		      uint64_t start_boottime_ns, struct sym_snapshot *out);
+void sym_snapshot_release(struct sym_snapshot *snap);
+/* sym_proc_capture from a snapshot (objects are opened by path, as the
+ * process may be gone). NULL and errno on failure. */
+struct sym_proc *sym_proc_from_snapshot(struct symbolizer *s,
+					const struct sym_snapshot *snap);
+/* sym_proc_refresh from a later snapshot of the same process; -ESRCH
+ * when it is of another process. */
+int sym_proc_refresh_snapshot(struct sym_proc *sp,
+			      const struct sym_snapshot *snap);
 int sym_proc_pid(const struct sym_proc *sp);
 /* Number of executable mappings held, and the i-th one (by address). */
 unsigned sym_proc_nmappings(const struct sym_proc *sp);
