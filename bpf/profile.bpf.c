@@ -717,13 +717,25 @@ static __always_inline void take_sample(struct bpf_perf_event_data *ctx,
 					  SAMPLE_KSTACK_ERROR, SAMPLE_KSTACK_LOST,
 					  CNT_KSTACK_TRUNC,
 					  CNT_KSTACK_ERR);
-	/* Kernel threads and the idle task have no user half. */
-	if (collect_user && tgid && task->mm) {
+	/* Kernel threads and the idle task have no user half, nor has a
+	 * task inside execve: its saved registers are the old program's,
+	 * its memory may be the new one's already. */
+	if (collect_user && tgid && task->mm &&
+	    (user_mode || !BPF_CORE_READ_BITFIELD_PROBED(task, in_execve))) {
+		struct task_struct *owner = task->mm->owner, *itask = task;
+		__u32 utgid = tgid;
 		struct unw_proc *up;
 
-		key.inst = proc_instance(task, tgid);
+		/* A vfork child runs in its parent's address space until it
+		 * execs: its user stack is resolved with the parent's
+		 * mappings (its own, read later, are the next program's). */
+		if (owner && owner->tgid != tgid) {
+			utgid = owner->tgid;
+			itask = owner;
+		}
+		key.inst = proc_instance(itask, utgid);
 		if (dwarf_unwind) {
-			up = bpf_map_lookup_elem(&unw_procs, &tgid);
+			up = bpf_map_lookup_elem(&unw_procs, &utgid);
 			/* Tables written for an earlier image are not used. */
 			if (up && up->inst == key.inst && key.inst) {
 				bool stale = false;
@@ -806,11 +818,6 @@ int BPF_PROG(on_exec, struct task_struct *p)
 		bpf_map_delete_elem(&procs, &tgid);
 		emit(SM_PROC_EXEC, tgid, inst, 0);
 	}
-	/* Announce the new image now rather than at its first sample: a
-	 * short-lived process is then read while it lives (ld.so maps the
-	 * libraries after this; each mapping is announced as it comes). */
-	if (collect_user && wanted(tgid))
-		proc_instance(p, tgid);
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <linux/magic.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,6 +46,7 @@ void agent_config_init(struct agent_config *c)
 	c->retention_s = AGENT_DEFAULT_RETENTION_S;
 	c->max_store_bytes = AGENT_DEFAULT_MAX_STORE;
 	c->unwind = UNWIND_DWARF;
+	c->unwind_rows = AGENT_DEFAULT_UNWIND_ROWS;
 	c->kernel_stacks = true;
 	c->user_stacks = true;
 }
@@ -94,6 +96,8 @@ static void config_take(struct agent_config *dst,
 	}
 	if (keys & AK_UNWIND)
 		dst->unwind = src->unwind;
+	if (keys & AK_UNWIND_ROWS)
+		dst->unwind_rows = src->unwind_rows;
 	if (keys & AK_KERNEL)
 		dst->kernel_stacks = src->kernel_stacks;
 	if (keys & AK_USER)
@@ -250,6 +254,14 @@ int agent_config_set(struct agent_config *c, const char *key,
 			return -EINVAL;
 		}
 		*set = AK_UNWIND;
+	} else if (!strcmp(key, "max-unwind-rows")) {
+		if (parse_long(v, 1024, 1 << 26, &l)) {
+			snprintf(err, errlen, "invalid max-unwind-rows '%s'"
+				 " (expected 1024..67108864)", v);
+			return -EINVAL;
+		}
+		c->unwind_rows = (uint32_t)l;
+		*set = AK_UNWIND_ROWS;
 	} else if (!strcmp(key, "kernel") || !strcmp(key, "user")) {
 		bool b;
 
@@ -574,6 +586,16 @@ static void write_status(struct agent *a)
 	json_object_set_new(d, "window_switch_timeouts",
 			    json_integer((json_int_t)a->st.switch_timeouts));
 	json_object_set_new(o, "dropped", d);
+	{
+		json_t *u = json_object();
+
+		json_object_set_new(u, "tables_loaded", json_integer((json_int_t)a->unw.tables));
+		json_object_set_new(u, "rows_used", json_integer((json_int_t)a->unw.rows_used));
+		json_object_set_new(u, "rows_peak", json_integer((json_int_t)a->unw.rows_peak));
+		json_object_set_new(u, "rows_capacity", json_integer((json_int_t)a->unw.rows_capacity));
+		json_object_set_new(u, "tables_evicted", json_integer((json_int_t)a->unw.evicted));
+		json_object_set_new(o, "unwind", u);
+	}
 	json_object_set_new(o, "sessions", json_integer((json_int_t)a->st.sessions));
 	json_object_set_new(o, "reloads", json_integer((json_int_t)a->st.reloads));
 	text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -655,6 +677,9 @@ static void cut_window(struct agent *a)
 		err = store_write(a->store, p, a->window_start_ns, end_ns);
 		if (err == -ENOSPC || err == -EDQUOT) {
 			a->st.disk_full++;
+			log_warn("the disk is full: window dropped (%" PRIu64
+				 " so far); deleting the oldest windows to make"
+				 " room", a->st.disk_full);
 			/* Make room for the next ones, oldest first. */
 			if (store_count(a->store) > 1)
 				store_retain(a->store, end_ns, 0,
@@ -691,6 +716,9 @@ static void cut_window(struct agent *a)
 	symbolizer_stats(a->s.sym, &a->sym);
 	if (a->s.unwinder)
 		unwinder_stats(a->s.unwinder, &a->unw);
+	/* Building a window and tables frees as much as it takes: give it
+	 * back, so the agent's memory is what it holds, not its peak. */
+	malloc_trim(0);
 	a->st.last_window_ms = (double)(clock_ns(CLOCK_MONOTONIC) - t0) / 1e6;
 	log_debug("window: %" PRIu64 " samples, %.1f ms to write",
 		  bs.samples, a->st.last_window_ms);
@@ -713,6 +741,21 @@ static int start_session(struct agent *a)
 		.ncgroups = a->cfg.ncgroups,
 		.windows = true,
 	};
+	/* A window holds at most F x CPUs x seconds samples: size the maps
+	 * (preallocated, two sets) for twice that, not for a long record. */
+	double per_window = (double)a->cfg.freq_hz * a->cfg.window_s *
+			    (double)sysconf(_SC_NPROCESSORS_CONF) * 2;
+	uint32_t room = 1024;
+
+	while (room < per_window && room < (1u << 20))
+		room <<= 1;
+	so.max_counts = room;
+	so.max_stacks = room;
+	/* Half a second of copies on every CPU, and rows for a typical host
+	 * (evicted least recently used past that): the ring buffer and the
+	 * rows are mapped into the agent, and count in its memory. */
+	so.copy_burst = (uint32_t)(per_window / 2 / a->cfg.window_s / 2) + 16;
+	so.unwind_rows = a->cfg.unwind_rows;
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 1 };
 	int err;
 
@@ -749,9 +792,10 @@ static void stop_session(struct agent *a)
 {
 	if (!a->running)
 		return;
+	/* Stopped first: the last window then holds every sample taken. */
+	sampler_stop(a->s.sampler);
 	cut_window(a);
 	epoll_ctl(a->epfd, EPOLL_CTL_DEL, session_fd(&a->s), NULL);
-	sampler_stop(a->s.sampler);
 	session_close(&a->s);
 	a->running = false;
 }
@@ -773,6 +817,7 @@ static bool sampling_changed(const struct agent_config *x,
 			     const struct agent_config *y)
 {
 	if (x->freq_hz != y->freq_hz || x->unwind != y->unwind ||
+	    x->unwind_rows != y->unwind_rows ||
 	    x->kernel_stacks != y->kernel_stacks ||
 	    x->user_stacks != y->user_stacks || x->npids != y->npids ||
 	    x->ncgroups != y->ncgroups)

@@ -23,6 +23,7 @@
 #define AGENT_DEFAULT_FREQ 19
 #define AGENT_DEFAULT_RETENTION_S (7 * 86400.0)
 #define AGENT_DEFAULT_MAX_STORE (1ull << 30)
+#define AGENT_DEFAULT_UNWIND_ROWS (1u << 20)
 
 struct agent_config {
 	char *store;
@@ -36,6 +37,7 @@ struct agent_config {
 	char **cgroups;              /* resolved cgroup directories */
 	size_t ncgroups;
 	enum unwind_mode unwind;
+	uint32_t unwind_rows;        /* room for unwind table rows */
 	bool kernel_stacks, user_stacks;
 	char *hostname;              /* the "host" label; NULL: gethostname */
 	char *status_file;           /* NULL: <store>/status.json */
@@ -54,6 +56,7 @@ enum agent_key {
 	AK_KERNEL = 1 << 8,
 	AK_USER = 1 << 9,
 	AK_HOSTNAME = 1 << 10,
+	AK_UNWIND_ROWS = 1 << 11,
 };
 
 /* Defaults in every field. */
@@ -62,7 +65,7 @@ void agent_config_release(struct agent_config *c);
 /*
  * Set one key (a long option's name without "--": "window", "freq",
  * "retention", "max-store-size", "pid", "cgroup", "unwind", "kernel",
- * "user", "store", "hostname") from its text. Returns 0, or -EINVAL with
+ * "user", "store", "hostname", "max-unwind-rows") from its text. Returns 0, or -EINVAL with
  * a message naming the problem in errbuf. *set gets the key's bit.
  */
 int agent_config_set(struct agent_config *c, const char *key,

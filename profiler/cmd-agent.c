@@ -37,13 +37,17 @@ static const char usage[] =
 	"                         relative to the cgroup2 mount; repeatable.\n"
 	"                         With --pid, what either lets in\n"
 	"      --unwind MODE      dwarf (default), fp or copy, as for record\n"
+	"      --max-unwind-rows N  room for unwind table rows, 8 bytes each\n"
+	"                         (default 1048576; the least recently used\n"
+	"                         tables are evicted past it)\n"
 	"      --no-kernel        leave out kernel stacks\n"
 	"      --no-user          leave out user stacks\n"
 	"      --hostname NAME    the host label (default: the host name)\n"
 	"  -c, --config FILE      read settings from FILE: one \"key = value\"\n"
 	"                         per line, keys as the long options above\n"
 	"                         (store, window, freq, retention, max-store-size,\n"
-	"                         pid, cgroup, unwind, kernel, user, hostname);\n"
+	"                         pid, cgroup, unwind, max-unwind-rows, kernel,\n"
+	"                         user, hostname);\n"
 	"                         options given here win over the file\n"
 	"      --status           show the running agent's status and exit\n"
 	"  -v, --verbose          say more (-vv: debug)\n"
@@ -62,6 +66,7 @@ enum {
 	OPT_NO_USER,
 	OPT_HOSTNAME,
 	OPT_STATUS,
+	OPT_UNWIND_ROWS,
 };
 
 static const struct option long_opts[] = {
@@ -73,6 +78,7 @@ static const struct option long_opts[] = {
 	{ "pid", required_argument, NULL, 'p' },
 	{ "cgroup", required_argument, NULL, OPT_CGROUP },
 	{ "unwind", required_argument, NULL, OPT_UNWIND },
+	{ "max-unwind-rows", required_argument, NULL, OPT_UNWIND_ROWS },
 	{ "no-kernel", no_argument, NULL, OPT_NO_KERNEL },
 	{ "no-user", no_argument, NULL, OPT_NO_USER },
 	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
@@ -109,6 +115,7 @@ int cmd_agent(int argc, char **argv)
 		case OPT_MAX_STORE: key = "max-store-size"; break;
 		case OPT_CGROUP: key = "cgroup"; break;
 		case OPT_UNWIND: key = "unwind"; break;
+		case OPT_UNWIND_ROWS: key = "max-unwind-rows"; break;
 		case OPT_HOSTNAME: key = "hostname"; break;
 		case OPT_NO_KERNEL: key = "kernel"; val = "no"; break;
 		case OPT_NO_USER: key = "user"; val = "no"; break;

@@ -110,6 +110,8 @@ int sampler_open(const struct sampler_opts *opts, struct sampler **out)
 		goto fail;
 	}
 	s->skel->rodata->ncgroups = (__u32)opts->ncgroups;
+	if (!opts->filter_targets) /* preallocated: room costs time and memory */
+		bpf_map__set_max_entries(s->skel->maps.targets, 1);
 	s->skel->rodata->dwarf_unwind = opts->dwarf_unwind;
 	s->skel->rodata->copy_stacks = opts->copy_stacks;
 	s->skel->rodata->self_tgid = (__u32)getpid();
@@ -117,10 +119,12 @@ int sampler_open(const struct sampler_opts *opts, struct sampler **out)
 		uint32_t bytes = opts->copy_bytes ? opts->copy_bytes : 16384;
 
 		s->skel->rodata->copy_bytes = bytes;
-		/* Room for a burst of copies: 256 of them, at least 4 MiB. */
-		size_t rb = 4u << 20;
+		/* Room for a burst of copies: copy_burst of them (256 by
+		 * default, at least 4 MiB), a power of two. */
+		size_t burst = opts->copy_burst ? opts->copy_burst : 256;
+		size_t rb = opts->copy_burst ? 256u << 10 : 4u << 20;
 
-		while (rb < (size_t)256 * (bytes + 4096 + sizeof(struct sm_stack_copy)))
+		while (rb < burst * (bytes + 4096 + sizeof(struct sm_stack_copy)))
 			rb <<= 1;
 		bpf_map__set_max_entries(s->skel->maps.events, (uint32_t)rb);
 	}

@@ -36,6 +36,8 @@ struct sampler_opts {
 	enum { COPY_NEVER, COPY_NO_TABLES, COPY_ALWAYS } copy_stacks;
 	uint32_t copy_bytes;     /* bytes of stack per copy, a multiple of
 				    4096 up to SM_COPY_MAX_BYTES; 0: 16 KiB */
+	uint32_t copy_burst;     /* copies the ring buffer holds at once;
+				    0: 256 */
 	/* Only tasks in these cgroups (v2 directories) and their
 	 * descendants, filtered in BPF; with filter_targets, tasks that
 	 * either filter lets in. At most SM_MAX_CGROUPS. */

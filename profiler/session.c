@@ -88,7 +88,7 @@ static void *reader_main(void *arg)
 		uint64_t want;
 
 		r->pushed = 0;
-		sampler_poll_wait(r->sampler, 100, reader_event, reader_copy, r);
+		sampler_poll_wait(r->sampler, -1, reader_event, reader_copy, r);
 		pthread_mutex_lock(&r->mu);
 		stop = r->stop;
 		want = r->drain_req;

@@ -307,7 +307,7 @@ int store_write_file(int dirfd, const char *name, const void *data,
 	return fsync(dirfd) ? -errno : 0;
 }
 
-static int rewrite_index(struct store *st)
+static int rewrite_index_(struct store *st, bool quiet)
 {
 	struct strbuf sb = STRBUF_INIT;
 	int err;
@@ -322,7 +322,7 @@ static int rewrite_index(struct store *st)
 	err = store_write_file(st->dirfd, STORE_INDEX, sb.buf ? sb.buf : "",
 			       sb.len);
 	strbuf_release(&sb);
-	if (err)
+	if (err && !quiet)
 		log_err("cannot write the index of '%s': %s", st->dir,
 			strerror(-err));
 	return err;
@@ -334,6 +334,11 @@ static void add_entry(struct store *st, struct store_entry *e)
 	st->ents[st->n++] = *e;
 	st->bytes += e->bytes;
 	memset(e, 0, sizeof(*e));
+}
+
+static int rewrite_index(struct store *st)
+{
+	return rewrite_index_(st, false);
 }
 
 /* Load the index and reconcile it with the directory's files. */
@@ -684,7 +689,7 @@ int store_retain(struct store *st, int64_t now_ns, int64_t max_age_ns,
 	memmove(st->ents, st->ents + drop, (st->n - drop) * sizeof(*st->ents));
 	st->n -= drop;
 	st->bytes = bytes;
-	err = rewrite_index(st);
+	err = rewrite_index_(st, true);
 	for (size_t i = 0; i < drop; i++) {
 		if (unlinkat(st->dirfd, gone[i].file, 0) && errno != ENOENT)
 			log_warn("cannot delete '%s/%s': %s", st->dir,
@@ -694,6 +699,11 @@ int store_retain(struct store *st, int64_t now_ns, int64_t max_age_ns,
 	free(gone);
 	if (fsync(st->dirfd))
 		log_debug("fsync '%s': %s", st->dir, strerror(errno));
+	/* A full disk leaves no room for the new index until the files are
+	 * gone: write it again now. (Meanwhile its extra lines name missing
+	 * files, which readers skip and opening the store drops.) */
+	if (err == -ENOSPC || err == -EDQUOT)
+		err = rewrite_index(st);
 	return err ? err : (int)drop;
 }
 
