@@ -83,7 +83,8 @@ static void config_take(struct agent_config *dst,
 		free(dst->pids);
 		dst->npids = src->npids;
 		dst->pids = xcalloc(src->npids + 1, sizeof(int));
-		memcpy(dst->pids, src->pids, src->npids * sizeof(int));
+		if (src->npids)
+			memcpy(dst->pids, src->pids, src->npids * sizeof(int));
 	}
 	if (keys & AK_CGROUP) {
 		for (size_t i = 0; i < dst->ncgroups; i++)
@@ -875,6 +876,7 @@ static void reload(struct agent *a)
 		log_warn("cannot set the window timer: %s", strerror(errno));
 	log_info("config '%s' read: %u Hz, %g s windows", a->config_path,
 		 a->cfg.freq_hz, a->cfg.window_s);
+	write_status(a);
 }
 
 /* Objects are kept open so that exited processes still resolve. */

@@ -166,8 +166,6 @@ void proctrack_flush(struct proctrack *t)
 		const struct sm_proc_event *e = &t->queue[q].e;
 		struct inst *in = find(t, e->inst);
 
-		if (e->type != SM_PROC_NEW && e->type != SM_PROC_MMAP)
-			keep_snap(NULL, &t->queue[q]);
 		switch (e->type) {
 		case SM_PROC_NEW:
 			if (in || !e->inst)
@@ -195,6 +193,7 @@ void proctrack_flush(struct proctrack *t)
 			}
 			break;
 		}
+		keep_snap(NULL, &t->queue[q]); /* not taken: released */
 	}
 	t->nqueue = 0;
 
