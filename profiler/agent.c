@@ -47,6 +47,7 @@ void agent_config_init(struct agent_config *c)
 	c->max_store_bytes = AGENT_DEFAULT_MAX_STORE;
 	c->unwind = UNWIND_DWARF;
 	c->unwind_rows = AGENT_DEFAULT_UNWIND_ROWS;
+	c->symbol_cache = AGENT_DEFAULT_SYMBOL_CACHE;
 	c->kernel_stacks = true;
 	c->user_stacks = true;
 }
@@ -99,6 +100,8 @@ static void config_take(struct agent_config *dst,
 		dst->unwind = src->unwind;
 	if (keys & AK_UNWIND_ROWS)
 		dst->unwind_rows = src->unwind_rows;
+	if (keys & AK_SYMBOL_CACHE)
+		dst->symbol_cache = src->symbol_cache;
 	if (keys & AK_KERNEL)
 		dst->kernel_stacks = src->kernel_stacks;
 	if (keys & AK_USER)
@@ -255,6 +258,16 @@ int agent_config_set(struct agent_config *c, const char *key,
 			return -EINVAL;
 		}
 		*set = AK_UNWIND;
+	} else if (!strcmp(key, "max-symbol-cache")) {
+		uint64_t b;
+
+		if (parse_size(v, &b) || b < (1u << 20)) {
+			snprintf(err, errlen, "invalid max-symbol-cache '%s'"
+				 " (expected at least 1M, such as 32M)", v);
+			return -EINVAL;
+		}
+		c->symbol_cache = (size_t)b;
+		*set = AK_SYMBOL_CACHE;
 	} else if (!strcmp(key, "max-unwind-rows")) {
 		if (parse_long(v, 1024, 1 << 26, &l)) {
 			snprintf(err, errlen, "invalid max-unwind-rows '%s'"
@@ -584,6 +597,10 @@ static void write_status(struct agent *a)
 			    json_integer((json_int_t)a->unw.evicted));
 	json_object_set_new(d, "unwind_tables_no_room",
 			    json_integer((json_int_t)a->unw.no_room));
+	json_object_set_new(d, "symbol_objects_evicted",
+			    json_integer((json_int_t)a->sym.objects_evicted));
+	json_object_set_new(o, "symbol_cache_bytes",
+			    json_integer((json_int_t)a->sym.cache_bytes));
 	json_object_set_new(d, "window_switch_timeouts",
 			    json_integer((json_int_t)a->st.switch_timeouts));
 	json_object_set_new(o, "dropped", d);
@@ -703,8 +720,10 @@ static void cut_window(struct agent *a)
 	if (err > 0)
 		a->st.windows_deleted += (uint64_t)err;
 
-	/* Processes that ended before the previous cut have no samples left. */
+	/* Processes that ended before the previous cut have no samples left;
+	 * symbols of objects not used lately go past the cache's cap. */
 	proctrack_gc(a->s.procs);
+	symbolizer_trim(a->s.sym, a->cfg.symbol_cache);
 	if (a->s.unwinder)
 		unwinder_gc(a->s.unwinder);
 	if (a->s.copies)

@@ -24,6 +24,7 @@
 #define AGENT_DEFAULT_RETENTION_S (7 * 86400.0)
 #define AGENT_DEFAULT_MAX_STORE (1ull << 30)
 #define AGENT_DEFAULT_UNWIND_ROWS (1u << 20)
+#define AGENT_DEFAULT_SYMBOL_CACHE ((size_t)32 << 20)
 
 struct agent_config {
 	char *store;
@@ -38,6 +39,7 @@ struct agent_config {
 	size_t ncgroups;
 	enum unwind_mode unwind;
 	uint32_t unwind_rows;        /* room for unwind table rows */
+	size_t symbol_cache;         /* bytes of symbols and DWARF kept */
 	bool kernel_stacks, user_stacks;
 	char *hostname;              /* the "host" label; NULL: gethostname */
 	char *status_file;           /* NULL: <store>/status.json */
@@ -57,6 +59,7 @@ enum agent_key {
 	AK_USER = 1 << 9,
 	AK_HOSTNAME = 1 << 10,
 	AK_UNWIND_ROWS = 1 << 11,
+	AK_SYMBOL_CACHE = 1 << 12,
 };
 
 /* Defaults in every field. */
@@ -65,7 +68,8 @@ void agent_config_release(struct agent_config *c);
 /*
  * Set one key (a long option's name without "--": "window", "freq",
  * "retention", "max-store-size", "pid", "cgroup", "unwind", "kernel",
- * "user", "store", "hostname", "max-unwind-rows") from its text. Returns 0, or -EINVAL with
+ * "user", "store", "hostname", "max-unwind-rows", "max-symbol-cache")
+ * from its text. Returns 0, or -EINVAL with
  * a message naming the problem in errbuf. *set gets the key's bit.
  */
 int agent_config_set(struct agent_config *c, const char *key,

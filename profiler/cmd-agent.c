@@ -40,14 +40,18 @@ static const char usage[] =
 	"      --max-unwind-rows N  room for unwind table rows, 8 bytes each\n"
 	"                         (default 1048576; the least recently used\n"
 	"                         tables are evicted past it)\n"
+	"      --max-symbol-cache SIZE  symbols and DWARF indexes kept in memory\n"
+	"                         (default 32M; the least recently used\n"
+	"                         objects' are dropped past it, read again\n"
+	"                         when needed)\n"
 	"      --no-kernel        leave out kernel stacks\n"
 	"      --no-user          leave out user stacks\n"
 	"      --hostname NAME    the host label (default: the host name)\n"
 	"  -c, --config FILE      read settings from FILE: one \"key = value\"\n"
 	"                         per line, keys as the long options above\n"
 	"                         (store, window, freq, retention, max-store-size,\n"
-	"                         pid, cgroup, unwind, max-unwind-rows, kernel,\n"
-	"                         user, hostname);\n"
+	"                         pid, cgroup, unwind, max-unwind-rows,\n"
+	"                         max-symbol-cache, kernel, user, hostname);\n"
 	"                         options given here win over the file\n"
 	"      --status           show the running agent's status and exit\n"
 	"  -v, --verbose          say more (-vv: debug)\n"
@@ -67,6 +71,7 @@ enum {
 	OPT_HOSTNAME,
 	OPT_STATUS,
 	OPT_UNWIND_ROWS,
+	OPT_SYMBOL_CACHE,
 };
 
 static const struct option long_opts[] = {
@@ -79,6 +84,7 @@ static const struct option long_opts[] = {
 	{ "cgroup", required_argument, NULL, OPT_CGROUP },
 	{ "unwind", required_argument, NULL, OPT_UNWIND },
 	{ "max-unwind-rows", required_argument, NULL, OPT_UNWIND_ROWS },
+	{ "max-symbol-cache", required_argument, NULL, OPT_SYMBOL_CACHE },
 	{ "no-kernel", no_argument, NULL, OPT_NO_KERNEL },
 	{ "no-user", no_argument, NULL, OPT_NO_USER },
 	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
@@ -116,6 +122,7 @@ int cmd_agent(int argc, char **argv)
 		case OPT_CGROUP: key = "cgroup"; break;
 		case OPT_UNWIND: key = "unwind"; break;
 		case OPT_UNWIND_ROWS: key = "max-unwind-rows"; break;
+		case OPT_SYMBOL_CACHE: key = "max-symbol-cache"; break;
 		case OPT_HOSTNAME: key = "hostname"; break;
 		case OPT_NO_KERNEL: key = "kernel"; val = "no"; break;
 		case OPT_NO_USER: key = "user"; val = "no"; break;

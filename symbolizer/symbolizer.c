@@ -43,6 +43,7 @@ struct objdata {
 	struct dwarf_index *dwarf;  /* NULL without DWARF */
 	bool dwarf_lost;            /* its file shrank under us */
 	const char *path;           /* for messages */
+	uint64_t last_use;          /* symbolizer.use_tick when last used */
 };
 
 /*
@@ -118,6 +119,8 @@ struct symbolizer {
 	struct demangled *dems;
 	size_t ndems, dems_alloc;
 	struct hmap dem_idx;
+	struct arena dem_arena;
+	uint64_t use_tick;
 
 	struct arena arena; /* paths of mappings */
 	struct hmap path_idx;
@@ -181,6 +184,8 @@ void symbolizer_free(struct symbolizer *s)
 	}
 	free(s->objs);
 	for (size_t i = 0; i < s->ndatas; i++) {
+		if (!s->datas[i])
+			continue;
 		elf_object_free(s->datas[i]->elf);
 		dwarf_index_free(s->datas[i]->dwarf);
 		free(s->datas[i]);
@@ -189,6 +194,7 @@ void symbolizer_free(struct symbolizer *s)
 	hmap_release(&s->build_id_idx);
 	free(s->dems);
 	hmap_release(&s->dem_idx);
+	arena_release(&s->dem_arena);
 	if (s->debuginfod)
 		debuginfod_end(s->debuginfod);
 	free(s->debug_dir);
@@ -541,7 +547,7 @@ static struct objdata *find_data(struct symbolizer *s, const char *build_id)
 
 	for (uint32_t i = hmap_first(&s->build_id_idx, h, &pos); i != HMAP_NONE;
 	     i = hmap_next(&s->build_id_idx, h, &pos))
-		if (!strcmp(s->datas[i]->elf->build_id, build_id))
+		if (s->datas[i] && !strcmp(s->datas[i]->elf->build_id, build_id))
 			return s->datas[i];
 	return NULL;
 }
@@ -692,6 +698,69 @@ static struct elf_object *get_vdso(struct symbolizer *s)
 			fclose(f);
 	}
 	return s->vdso;
+}
+
+/* Memory an object's symbols and DWARF indexes hold, roughly. */
+static size_t data_bytes(const struct objdata *d)
+{
+	return sizeof(*d) + d->elf->nsyms * sizeof(struct elf_sym) +
+	       d->elf->arena.total + (d->dwarf ? dwarf_index_bytes(d->dwarf) : 0);
+}
+
+static int cmp_use(const void *a, const void *b)
+{
+	const struct objdata *x = *(struct objdata *const *)a;
+	const struct objdata *y = *(struct objdata *const *)b;
+
+	return x->last_use < y->last_use ? -1 : x->last_use > y->last_use;
+}
+
+size_t symbolizer_trim(struct symbolizer *s, size_t max_bytes)
+{
+	struct objdata **order;
+	size_t total = 0, n = 0, evicted = 0;
+
+	for (size_t i = 0; i < s->ndatas; i++)
+		if (s->datas[i])
+			total += data_bytes(s->datas[i]);
+	s->stats.cache_bytes = total;
+	if (total <= max_bytes)
+		return 0;
+	order = xmalloc(s->ndatas * sizeof(*order));
+	for (size_t i = 0; i < s->ndatas; i++)
+		if (s->datas[i])
+			order[n++] = s->datas[i];
+	qsort(order, n, sizeof(*order), cmp_use);
+	/* Down to 3/4 of the cap, so that trimming is not every time. */
+	for (size_t k = 0; k < n && total > max_bytes / 4 * 3; k++) {
+		struct objdata *d = order[k];
+
+		total -= data_bytes(d);
+		for (size_t i = 0; i < s->nobjs; i++)
+			if (s->objs[i].data == d) {
+				/* Read again (by its path) when next needed. */
+				s->objs[i].data = NULL;
+				s->objs[i].state = OBJ_PENDING;
+			}
+		for (size_t i = 0; i < s->ndatas; i++)
+			if (s->datas[i] == d)
+				s->datas[i] = NULL;
+		elf_object_free(d->elf);
+		dwarf_index_free(d->dwarf);
+		free(d);
+		evicted++;
+	}
+	free(order);
+	/* Demangled names are keyed by the raw names' addresses. */
+	free(s->dems);
+	s->dems = NULL;
+	s->ndems = s->dems_alloc = 0;
+	hmap_release(&s->dem_idx);
+	hmap_init(&s->dem_idx);
+	arena_release(&s->dem_arena);
+	s->stats.objects_evicted += evicted;
+	s->stats.cache_bytes = total;
+	return evicted;
 }
 
 /* ---- processes ---- */
@@ -1128,7 +1197,7 @@ static const char *demangle(struct symbolizer *s, const char *raw)
 	d = sym_demangle(raw);
 	ALLOC_GROW(s->dems, s->ndems + 1, s->dems_alloc);
 	s->dems[s->ndems] = (struct demangled){
-		.raw = raw, .out = d ? arena_strdup(&s->arena, d) : raw };
+		.raw = raw, .out = d ? arena_strdup(&s->dem_arena, d) : raw };
 	free(d);
 	hmap_insert(&s->dem_idx, h, (uint32_t)s->ndems);
 	return s->dems[s->ndems++].out;
@@ -1413,6 +1482,8 @@ static void symbolize_user_at(struct symbolizer *s, struct sym_proc *sp,
 
 		load_object(s, o);
 		d = o->data;
+		if (d)
+			d->last_use = ++s->use_tick;
 	} else if (!r->m.path[0] || !strncmp(r->m.path, "[anon", 5) ||
 		   !strncmp(r->m.path, "/memfd:", 7)) {
 		if (lookup_jit(sp, a, out))
@@ -1420,8 +1491,9 @@ static void symbolize_user_at(struct symbolizer *s, struct sym_proc *sp,
 	}
 	if (!d)
 		return;
-	if (d->elf->build_id)
-		r->m.build_id = d->elf->build_id;
+	/* Interned: the object's data may be evicted (symbolizer_trim). */
+	if (d->elf->build_id && !r->m.build_id)
+		r->m.build_id = intern_path(s, d->elf->build_id);
 	if (elf_object_offset_to_vaddr(d->elf, off, &vaddr)) {
 		out->status = SYM_NO_SYMBOL;
 		return;

@@ -93,6 +93,8 @@ struct sym_result {
 
 struct sym_stats {
 	uint64_t objects_loaded;  /* ELF objects read */
+	uint64_t objects_evicted; /* their symbols dropped by symbolizer_trim */
+	uint64_t cache_bytes;     /* symbols and DWARF indexes held, about */
 	uint64_t objects_failed;  /* objects that could not be read */
 	uint64_t symbols;         /* function symbols held, all objects */
 	uint64_t kernel_symbols;  /* from kallsyms */
@@ -225,6 +227,15 @@ void symbolize_file(struct symbolizer *s, const char *path, uint64_t addr,
  * be read (errno says why).
  */
 uint32_t symbolizer_open_file(struct symbolizer *s, const char *path);
+/*
+ * Keep the symbols and DWARF indexes of objects within about max_bytes:
+ * evict those of the least recently used objects (read again from their
+ * files when next needed) down to 3/4 of it. Results of earlier look-ups
+ * (names, files) may point into evicted data: call it between uses.
+ * Returns the number of objects evicted.
+ */
+size_t symbolizer_trim(struct symbolizer *s, size_t max_bytes);
+
 /* symbolize_file for a file opened by symbolizer_open_file: no path
  * look-up per address. */
 void symbolize_opened(struct symbolizer *s, uint32_t handle, uint64_t addr,

@@ -242,6 +242,24 @@ check "retention by size keeps the store under its cap" \
 	index_check "$S" 'sum(e["bytes"] for e in w) <= 24 * 1024 and len(w) >= 1'
 check "... deleting the oldest first" [ "$(status_field "$S" windows_deleted_by_retention)" -ge 1 ]
 
+# ---- a symbol cache under its cap: evicted objects are read again ----
+S="$T/cache"
+spin 6; spin 6
+start_agent cache --store "$S" --window 1 -F 199 --max-symbol-cache 1M
+sleep 4
+stop_agent
+check "past its cap, the symbol cache evicts objects and counts them" \
+	[ "$(status_field "$S" dropped.symbol_objects_evicted)" -gt 0 ]
+"$SMOLDER" query --store "$S" --from "@$(index_eval "$S" 'w[-2]["start"] / 1e9')" \
+	--label comm=deep -o "$T/cache.folded" 2>"$T/q.err"
+grep -q "^deep;.*;main;run;recurse;.*leaf " "$T/cache.folded" &&
+	! grep "^deep;" "$T/cache.folded" | grep -q "+0x" ||
+	{ cat "$T/q.err"; sort -t' ' -k2 -n "$T/cache.folded" | tail -5 | cut -c1-200; }
+check "... and later windows are still symbolized" \
+	sh -c 'grep -q "^deep;.*;main;run;recurse;.*leaf " "$1" &&
+		! grep "^deep;" "$1" | grep -q "+0x"' _ "$T/cache.folded"
+kill $BG_PIDS 2>/dev/null
+
 # ---- a full disk: windows are dropped and counted, sampling goes on ----
 mkdir -p "$T/full"
 if mount -t tmpfs -o size=64k tmpfs "$T/full" 2>/dev/null; then
