@@ -23,7 +23,7 @@
 #define AGENT_DEFAULT_FREQ 19
 #define AGENT_DEFAULT_RETENTION_S (7 * 86400.0)
 #define AGENT_DEFAULT_MAX_STORE (1ull << 30)
-#define AGENT_DEFAULT_UNWIND_ROWS (1u << 20)
+#define AGENT_DEFAULT_UNWIND_ROWS (1u << 19)
 #define AGENT_DEFAULT_SYMBOL_CACHE ((size_t)32 << 20)
 
 struct agent_config {

@@ -38,7 +38,7 @@ static const char usage[] =
 	"                         With --pid, what either lets in\n"
 	"      --unwind MODE      dwarf (default), fp or copy, as for record\n"
 	"      --max-unwind-rows N  room for unwind table rows, 8 bytes each\n"
-	"                         (default 1048576; the least recently used\n"
+	"                         (default 524288; the least recently used\n"
 	"                         tables are evicted past it)\n"
 	"      --max-symbol-cache SIZE  symbols and DWARF indexes kept in memory\n"
 	"                         (default 32M; the least recently used\n"
