@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include "../bpf/stackhash.h"
@@ -38,6 +39,7 @@ struct agg {
 
 struct stackcopy {
 	struct proctrack *procs;
+	char *self_exe; /* our own executable */
 	struct pending *queue; /* a FIFO: [head, nqueue) */
 	size_t head, nqueue, queue_alloc;
 
@@ -73,7 +75,13 @@ static const Dwfl_Callbacks dwfl_callbacks = {
 struct stackcopy *stackcopy_new(struct proctrack *procs)
 {
 	struct stackcopy *c = xcalloc(1, sizeof(*c));
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
+	if (n > 0) {
+		self[n] = '\0';
+		c->self_exe = xstrdup(self);
+	}
 	c->procs = procs;
 	return c;
 }
@@ -82,6 +90,7 @@ void stackcopy_free(struct stackcopy *c)
 {
 	if (!c)
 		return;
+	free(c->self_exe);
 	for (size_t i = c->head; i < c->nqueue; i++)
 		free(c->queue[i].rec);
 	free(c->queue);
@@ -310,6 +319,13 @@ static void add_agg(struct stackcopy *c, unsigned set,
 	hmap_insert(&as->idx, h, (uint32_t)as->n++);
 }
 
+static bool is_self(struct stackcopy *c, uint32_t inst)
+{
+	const char *exe = proctrack_exe(c->procs, inst);
+
+	return exe && c->self_exe && !strcmp(exe, c->self_exe);
+}
+
 /* An ended instance with no copy left: nothing more comes for it. */
 static void release_dwfl(struct cinst *ci)
 {
@@ -333,6 +349,11 @@ static void unwind_one(struct stackcopy *c, const struct pending *p)
 	c->nip = 0;
 	if (!sp) {
 		c->st.no_process++;
+	} else if (is_self(c, key.inst)) {
+		/* Our own image: a `record -- CMD` child before its exec.
+		 * Setting up libdw for all our libraries would hold up the
+		 * command's own copies; its pc is enough. */
+		ci->failed = true;
 	} else {
 		if (!ci->dwfl && !ci->failed) {
 			ci->dwfl = make_dwfl(c, sp);
