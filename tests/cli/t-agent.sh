@@ -63,6 +63,17 @@ print(eval(sys.argv[2]))' "$1" "$2"
 
 spin() { bg "$W/deep" 8 "$1"; }
 
+# Wait up to 10 s for COMMAND to succeed (the agent answers a signal after
+# writing its window, slower under the sanitizers).
+wait_for() {
+	n=0
+	until "$@" 2>/dev/null; do
+		n=$((n + 1))
+		[ $n -gt 100 ] && return 1
+		sleep 0.1
+	done
+}
+
 # ---- windows on a busy host: every sample in exactly one window ----
 S="$T/busy"
 spin 20; spin 20
@@ -217,12 +228,12 @@ check "--status shows the agent's own cost" grep -q "^agent cost:.*RSS" "$T/stat
 check "the config file sets the frequency" [ "$(status_field "$S" frequency_hz)" -eq 49 ]
 printf 'store = %s\nwindow = 2s\nfreq = 97\n' "$S" >"$T/agent.conf"
 kill -HUP "$AGENT"
-sleep 2.5
+wait_for sh -c '[ "$(python3 -c "import json;print(json.load(open(\"$1/status.json\"))[\"frequency_hz\"])")" -eq 97 ]' _ "$S"
 check "SIGHUP re-reads the config" [ "$(status_field "$S" frequency_hz)" -eq 97 ]
 check "... and counts the reload" [ "$(status_field "$S" reloads)" -eq 1 ]
 printf 'store = %s\nfreq = many\n' "$S" >"$T/agent.conf"
 kill -HUP "$AGENT"
-sleep 1
+wait_for grep -q "agent.conf:2:" "$T/hup.log"
 check "a bad config on SIGHUP is reported with its line" grep -q "agent.conf:2: invalid frequency 'many'" "$T/hup.log"
 check "... and the agent goes on as before" sh -c 'kill -0 "$1" && [ "$(python3 -c "import json;print(json.load(open(\"$2/status.json\"))[\"frequency_hz\"])")" -eq 97 ]' _ "$AGENT" "$S"
 stop_agent
