@@ -23,13 +23,16 @@ int parse_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
-int parse_duration(const char *s, double *seconds)
+struct unit {
+	const char *name;
+	double scale;
+};
+
+/* A non-negative decimal number with one of `units` as its suffix, scaled:
+ * the value in *out, or -EINVAL. */
+static int parse_scaled(const char *s, const struct unit *units, size_t n,
+			double *out)
 {
-	static const struct {
-		const char *unit;
-		double scale;
-	} units[] = { { "", 1 }, { "s", 1 }, { "ms", 0.001 }, { "m", 60 },
-		      { "h", 3600 }, { "d", 86400 } };
 	char *end;
 	double v;
 
@@ -39,49 +42,48 @@ int parse_duration(const char *s, double *seconds)
 	v = strtod(s, &end);
 	if (errno || end == s || !isfinite(v))
 		return -EINVAL;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (!strcmp(end, units[i].unit)) {
-			v *= units[i].scale;
-			if (!(v > 0) || v > 1e9)
-				return -EINVAL;
-			*seconds = v;
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(end, units[i].name)) {
+			*out = v * units[i].scale;
 			return 0;
 		}
 	}
 	return -EINVAL;
 }
 
-int parse_size(const char *s, uint64_t *bytes)
+int parse_duration(const char *s, double *seconds)
 {
-	static const struct {
-		const char *unit;
-		double scale;
-	} units[] = { { "", 1 }, { "B", 1 },
-		      { "K", 1024.0 }, { "KB", 1024.0 }, { "KiB", 1024.0 },
-		      { "M", 1048576.0 }, { "MB", 1048576.0 }, { "MiB", 1048576.0 },
-		      { "G", 1073741824.0 }, { "GB", 1073741824.0 },
-		      { "GiB", 1073741824.0 },
-		      { "T", 1099511627776.0 }, { "TB", 1099511627776.0 },
-		      { "TiB", 1099511627776.0 } };
-	char *end;
+	static const struct unit units[] = {
+		{ "", 1 }, { "s", 1 }, { "ms", 0.001 }, { "m", 60 },
+		{ "h", 3600 }, { "d", 86400 },
+	};
 	double v;
 
-	if (!s || !*s || *s == ' ' || *s == '-' || *s == '+')
+	if (parse_scaled(s, units, sizeof(units) / sizeof(units[0]), &v) ||
+	    !(v > 0) || v > 1e9)
 		return -EINVAL;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || !isfinite(v))
+	*seconds = v;
+	return 0;
+}
+
+int parse_size(const char *s, uint64_t *bytes)
+{
+	static const struct unit units[] = {
+		{ "", 1 }, { "B", 1 },
+		{ "K", 1024.0 }, { "KB", 1024.0 }, { "KiB", 1024.0 },
+		{ "M", 1048576.0 }, { "MB", 1048576.0 }, { "MiB", 1048576.0 },
+		{ "G", 1073741824.0 }, { "GB", 1073741824.0 },
+		{ "GiB", 1073741824.0 },
+		{ "T", 1099511627776.0 }, { "TB", 1099511627776.0 },
+		{ "TiB", 1099511627776.0 },
+	};
+	double v;
+
+	if (parse_scaled(s, units, sizeof(units) / sizeof(units[0]), &v) ||
+	    !(v >= 1) || v > 9e18)
 		return -EINVAL;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (!strcmp(end, units[i].unit)) {
-			v *= units[i].scale;
-			if (!(v >= 1) || v > 9e18)
-				return -EINVAL;
-			*bytes = (uint64_t)v;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	*bytes = (uint64_t)v;
+	return 0;
 }
 
 /* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
