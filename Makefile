@@ -37,16 +37,18 @@ WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
 BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DSMOLDER_VERSION='"$(VERSION)"' \
 	$(WARNINGS) -I$(B) -I$(B)/gen -Ibpf -MMD -MP
 LIBS := -lbpf -ldw -lelf -ldebuginfod -llzma -liberty -lz -lzstd -lxxhash -lprotobuf-c \
-	-ljansson -lm
+	-ljansson -lmicrohttpd -lcurl -lpthread -lm
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 
 # Generated sources: the pprof codec (protoc-c) and the flame graph script.
 GEN_SRCS := $(B)/gen/profile.pb-c.c
-GEN_HDRS := $(B)/gen/profile.pb-c.h $(B)/gen/flamegraph_js.h
+WEB_ASSETS := index.html app.js app.css
+GEN_HDRS := $(B)/gen/profile.pb-c.h $(B)/gen/flamegraph_js.h \
+	$(patsubst %,$(B)/gen/web_%.h,$(subst .,_,$(WEB_ASSETS)))
 
 # Everything but main.c goes into a library the unit tests link too.
-LIB_SRCS := $(wildcard lib/*.c symbolizer/*.c formats/*.c) \
+LIB_SRCS := $(wildcard lib/*.c symbolizer/*.c formats/*.c web/*.c) \
 	$(filter-out profiler/main.c,$(wildcard profiler/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o) \
 	$(GEN_SRCS:$(B)/gen/%.c=$(B)/obj/gen/%.o)
@@ -117,6 +119,15 @@ $(B)/gen/flamegraph_js.h: formats/flamegraph.js
 	$(call msg,XXD,$<)
 	$(Q)mkdir -p $(B)/gen
 	$(Q)xxd -i -n flamegraph_js $< > $@
+
+# The web page's files, compiled in (web/assets.c serves them).
+$(B)/gen/web_index_html.h: web/page/index.html
+$(B)/gen/web_app_js.h: web/page/app.js
+$(B)/gen/web_app_css.h: web/page/app.css
+$(B)/gen/web_%.h:
+	$(call msg,XXD,$<)
+	$(Q)mkdir -p $(B)/gen
+	$(Q)xxd -i -n web_$* $< > $@
 
 # ---- BPF: vmlinux.h from the running kernel's BTF, objects, skeletons ----
 $(B)/vmlinux.h:
@@ -212,7 +223,7 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
 FUZZ_OBJS := $(FUZZ_SRCS:%.c=$(B)/fuzz/%.o) $(B)/fuzz/gen/profile.pb-c.o
 # Apart, as they need libdw, libelf and friends the readers' targets do not.
 FUZZ_SYM_OBJS := $(patsubst %.c,$(B)/fuzz/%.o,$(wildcard symbolizer/*.c))
-FUZZ_SECONDS ?= 6
+FUZZ_SECONDS ?= 4
 FUZZ_DEF_read :=
 FUZZ_DEF_pprof := -DFUZZ_PPROF
 FUZZ_DEF_folded := -DFUZZ_FOLDED

@@ -261,10 +261,10 @@ static void sample_frames(struct tree *t, struct name_cache *nc,
 	}
 }
 
-static const struct stacks *sort_stacks;
-
-static int cmp_stacks(const void *a, const void *b)
+/* qsort_r comparators: the server draws graphs on several threads. */
+static int cmp_stacks(const void *a, const void *b, void *arg)
 {
+	const struct stacks *sort_stacks = arg;
 	const struct stack_ref *x = a, *y = b;
 	uint32_t n = x->len < y->len ? x->len : y->len;
 
@@ -338,9 +338,7 @@ static uint32_t add_profile(struct tree *t, const struct profile *p, int vi,
 	}
 	nc_release(&nc);
 	if (sorted && st.nrefs > 1) {
-		sort_stacks = &st;
-		qsort(st.refs, st.nrefs, sizeof(*st.refs), cmp_stacks);
-		sort_stacks = NULL;
+		qsort_r(st.refs, st.nrefs, sizeof(*st.refs), cmp_stacks, &st);
 	}
 	/* Pixels per unit, and the least value drawn. */
 	double min_value = min_width > 0 && *total > 0 && width > 20
@@ -378,10 +376,9 @@ static uint32_t add_profile(struct tree *t, const struct profile *p, int vi,
 	return root;
 }
 
-static const struct tree *sort_tree;
-
-static int cmp_children(const void *a, const void *b)
+static int cmp_children(const void *a, const void *b, void *arg)
 {
+	const struct tree *sort_tree = arg;
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 	int c = strcmp(sort_tree->names[sort_tree->name[x]],
 		       sort_tree->names[sort_tree->name[y]]);
@@ -414,15 +411,13 @@ static void tree_sort(struct tree *t, bool by_name)
 	free(fill);
 	if (!by_name)
 		return;
-	sort_tree = t;
 	for (size_t i = 0; i < t->n; i++) {
 		uint32_t n = t->child_start[i + 1] - t->child_start[i];
 
 		if (n > 1)
-			qsort(t->children + t->child_start[i], n,
-			      sizeof(*t->children), cmp_children);
+			qsort_r(t->children + t->child_start[i], n,
+			      sizeof(*t->children), cmp_children, t);
 	}
-	sort_tree = NULL;
 }
 
 /*
@@ -436,9 +431,8 @@ static void match_trees(struct tree *t, uint32_t a, uint32_t b)
 	uint32_t j = t->child_start[b], je = t->child_start[b + 1];
 
 	t->other[a] = t->value[b];
-	sort_tree = t;
 	while (i < ie && j < je) {
-		int c = cmp_children(&t->children[i], &t->children[j]);
+		int c = cmp_children(&t->children[i], &t->children[j], t);
 
 		if (c < 0) {
 			i++;
@@ -446,12 +440,10 @@ static void match_trees(struct tree *t, uint32_t a, uint32_t b)
 			j++;
 		} else {
 			match_trees(t, t->children[i], t->children[j]);
-			sort_tree = t;
 			i++;
 			j++;
 		}
 	}
-	sort_tree = NULL;
 }
 
 /* ---- colours ---- */
@@ -919,6 +911,120 @@ int flamegraph_diff_write(const struct profile *base, const struct profile *new,
 	tree_sort(&t, true);
 	match_trees(&t, 0, other_root);
 	err = draw(&t, shape_nodes, shape, vs, ts, to, true, negate, o, f);
+	tree_release(&t);
+	return err;
+}
+
+/* ---- the tree as JSON, for the web page ---- */
+
+struct json_pair {
+	uint32_t a, b, depth; /* a: node of the drawn profile; b: of the base */
+};
+
+/* Children of a and of b, matched by (name, kind), in name order. */
+static void push_children(const struct tree *t, uint32_t a, uint32_t b,
+			  uint32_t depth, struct json_pair **stk, size_t *n,
+			  size_t *alloc)
+{
+	uint32_t i = a == NONE ? 0 : t->child_start[a];
+	uint32_t ie = a == NONE ? 0 : t->child_start[a + 1];
+	uint32_t j = b == NONE ? 0 : t->child_start[b];
+	uint32_t je = b == NONE ? 0 : t->child_start[b + 1];
+	size_t first = *n;
+
+	while (i < ie || j < je) {
+		struct json_pair pr = { NONE, NONE, depth };
+		int c = i == ie ? 1 : j == je ? -1 :
+			cmp_children(&t->children[i], &t->children[j], (void *)t);
+
+		if (c <= 0)
+			pr.a = t->children[i++];
+		if (c >= 0)
+			pr.b = t->children[j++];
+		ALLOC_GROW(*stk, *n + 1, *alloc);
+		(*stk)[(*n)++] = pr;
+	}
+	/* Reverse, so that the first child is popped first. */
+	for (size_t x = first, y = *n; x + 1 < y; x++, y--) {
+		struct json_pair tmp = (*stk)[x];
+
+		(*stk)[x] = (*stk)[y - 1];
+		(*stk)[y - 1] = tmp;
+	}
+}
+
+static int json_tree(struct tree *t, uint32_t base_root, const struct profile *p,
+		     int vi, int64_t total, int64_t base_total, FILE *f)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct json_pair *stk = NULL;
+	size_t n = 0, alloc = 0, emitted = 0;
+	bool diff = base_root != NONE;
+
+	strbuf_adds(&sb, "{\"version\":1,\"type\":");
+	json_add_str(&sb, profile_str(p, p->sample_types[vi].type));
+	strbuf_adds(&sb, ",\"unit\":");
+	json_add_str(&sb, profile_str(p, p->sample_types[vi].unit));
+	strbuf_addf(&sb, ",\"total\":%" PRId64, total);
+	if (diff)
+		strbuf_addf(&sb, ",\"baseTotal\":%" PRId64, base_total);
+	strbuf_addf(&sb, ",\"stride\":%d,\"names\":[", diff ? 5 : 4);
+	for (size_t i = 0; i < t->nnames; i++) {
+		if (i)
+			strbuf_addc(&sb, ',');
+		json_add_str(&sb, t->names[i]);
+		if (sb.len > (1 << 16)) {
+			fwrite(sb.buf, 1, sb.len, f);
+			strbuf_reset(&sb);
+		}
+	}
+	/* Nodes in preorder: depth, name, kind, value[, base value]. */
+	strbuf_adds(&sb, "],\"nodes\":[");
+	ALLOC_GROW(stk, 1, alloc);
+	stk[n++] = (struct json_pair){ t->n ? 0 : NONE, base_root, 0 };
+	while (n) {
+		struct json_pair pr = stk[--n];
+		uint32_t node = pr.a != NONE ? pr.a : pr.b;
+
+		if (node == NONE)
+			continue;
+		strbuf_addf(&sb, "%s%u,%u,%u,%" PRId64, emitted++ ? "," : "",
+			    pr.depth, t->name[node], t->kind[node],
+			    pr.a != NONE ? t->value[pr.a] : 0);
+		if (diff)
+			strbuf_addf(&sb, ",%" PRId64,
+				    pr.b != NONE ? t->value[pr.b] : 0);
+		if (sb.len > (1 << 16)) {
+			fwrite(sb.buf, 1, sb.len, f);
+			strbuf_reset(&sb);
+		}
+		push_children(t, pr.a, pr.b, pr.depth + 1, &stk, &n, &alloc);
+	}
+	strbuf_adds(&sb, "]}\n");
+	fwrite(sb.buf, 1, sb.len, f);
+	strbuf_release(&sb);
+	free(stk);
+	return fflush(f) || ferror(f) ? -EIO : 0;
+}
+
+int flamegraph_json_write(const struct profile *base, const struct profile *p,
+			  int value_index, FILE *f)
+{
+	struct tree t = { 0 };
+	int vi = profile_value_index(p, value_index), vb = -1, err;
+	int64_t total, base_total = 0;
+	uint32_t base_root = NONE;
+
+	if (vi < 0)
+		return -EINVAL;
+	if (base && (vb = profile_value_index(base, value_index)) < 0)
+		return -EINVAL;
+	add_profile(&t, p, vi, false, true, 0, 0, &total);
+	if (base)
+		base_root = add_profile(&t, base, vb, false, true, 0, 0,
+					&base_total);
+	tree_sort(&t, true);
+	err = json_tree(&t, base_root, p, vi, total, base_total, f);
 	tree_release(&t);
 	return err;
 }

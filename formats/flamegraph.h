@@ -66,4 +66,20 @@ int flamegraph_write(const struct profile *p, const struct fg_opts *o,
 int flamegraph_diff_write(const struct profile *base, const struct profile *new,
 			  bool negate, const struct fg_opts *o, FILE *f);
 
+/*
+ * The merged tree as JSON, for the web page to draw:
+ *
+ *   {"version":1, "type":"cpu", "unit":"nanoseconds", "total":T,
+ *    "stride":4, "names":["all", ...],
+ *    "nodes":[depth, name, kind, value, ...]}
+ *
+ * Nodes in preorder, children by name; `name` indexes `names`, `kind` is
+ * an enum frame_kind, node 0 is the root "all". With a `base` (a diff),
+ * the tree is the union of both, "baseTotal" is base's total and each
+ * node has a fifth number, its value in base (a frame only in base has
+ * value 0, one only in p base value 0). 0, -EINVAL or -EIO.
+ */
+int flamegraph_json_write(const struct profile *base, const struct profile *p,
+			  int value_index, FILE *f);
+
 #endif

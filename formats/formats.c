@@ -176,6 +176,12 @@ enum profile_format format_detect(const uint8_t *data, size_t len)
 int profile_read(const uint8_t *data, size_t len, struct profile **out,
 		 struct format_error *err)
 {
+	return profile_read_max(data, len, GZ_MAX_OUTPUT, out, err);
+}
+
+int profile_read_max(const uint8_t *data, size_t len, size_t max,
+		     struct profile **out, struct format_error *err)
+{
 	uint8_t *raw = NULL, *zraw = NULL;
 	size_t bad_at = 0;
 	int e;
@@ -183,10 +189,10 @@ int profile_read(const uint8_t *data, size_t len, struct profile **out,
 	/* Any format may come compressed with zstd or gzip, or gzip inside
 	 * zstd. */
 	if (zst_is_zstd(data, len)) {
-		e = zst_decompress(data, len, GZ_MAX_OUTPUT, &zraw, &len);
+		e = zst_decompress(data, len, max, &zraw, &len);
 		if (e == -EFBIG)
-			format_error_set(err, "zstd: the data expands past %llu MiB",
-					 GZ_MAX_OUTPUT >> 20);
+			format_error_set(err, "zstd: the data expands past %zu MiB",
+					 max >> 20);
 		else if (e == -ENOMEM)
 			format_error_set(err, "zstd: out of memory");
 		else if (e)
@@ -196,10 +202,10 @@ int profile_read(const uint8_t *data, size_t len, struct profile **out,
 		data = zraw;
 	}
 	if (gz_is_gzip(data, len)) {
-		e = gz_decompress(data, len, GZ_MAX_OUTPUT, &raw, &len, &bad_at);
+		e = gz_decompress(data, len, max, &raw, &len, &bad_at);
 		if (e == -EFBIG)
-			format_error_set(err, "gzip: the data expands past %llu MiB",
-					 GZ_MAX_OUTPUT >> 20);
+			format_error_set(err, "gzip: the data expands past %zu MiB",
+					 max >> 20);
 		else if (e)
 			format_error_set(err, "gzip: corrupt or truncated data"
 					 " (at byte %zu)", bad_at);

@@ -51,6 +51,11 @@ enum profile_format format_detect(const uint8_t *data, size_t len);
 int profile_read(const uint8_t *data, size_t len, struct profile **out,
 		 struct format_error *err);
 
+/* The same with a cap on what decompression may produce (-EFBIG past it),
+ * for input from the network. */
+int profile_read_max(const uint8_t *data, size_t len, size_t max,
+		     struct profile **out, struct format_error *err);
+
 /* A whole input file in memory: mapped when it is a regular file (no copy,
  * no page zeroing), read otherwise (pipes, standard input). */
 struct input_data {

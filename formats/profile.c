@@ -504,9 +504,10 @@ static void merge_time(struct profile *dst, const struct profile *src)
 	dst->duration_nanos = d > INT64_MAX ? INT64_MAX : d < 0 ? 0 : (int64_t)d;
 }
 
-int profile_merge(struct profile *dst, const struct profile *src,
-		  const struct profile_label_filter *filters, size_t nfilters,
-		  uint64_t *merged_samples)
+static int merge_some(struct profile *dst, const struct profile *src,
+		      const struct profile_label_filter *filters,
+		      size_t nfilters, size_t first, size_t end,
+		      uint64_t *merged_samples)
 {
 	struct merge m = { .dst = dst, .src = src };
 	struct merge_filter *mf;
@@ -522,7 +523,7 @@ int profile_merge(struct profile *dst, const struct profile *src,
 	mf = xcalloc(nfilters, sizeof(*mf));
 	for (size_t i = 0; i < nfilters; i++)
 		merge_filter_init(&mf[i], src, &filters[i]);
-	if (!nfilters) {
+	if (!nfilters && first == 0 && end == src->nsamples) {
 		/* Everything, in src's order: into a new profile, a copy. */
 		for (size_t i = 1; i < src->nstrings; i++)
 			merge_string(&m, (int64_t)i);
@@ -535,7 +536,7 @@ int profile_merge(struct profile *dst, const struct profile *src,
 	}
 	merge_header(&m);
 
-	for (size_t i = 0; i < src->nsamples; i++) {
+	for (size_t i = first; i < end; i++) {
 		const struct profile_sample *s = &src->samples[i];
 
 		if (!merge_filters_match(s, mf, nfilters))
@@ -570,5 +571,100 @@ int profile_merge(struct profile *dst, const struct profile *src,
 	free(m.labels);
 	if (merged_samples)
 		*merged_samples = added;
+	return 0;
+}
+
+int profile_merge(struct profile *dst, const struct profile *src,
+		  const struct profile_label_filter *filters, size_t nfilters,
+		  uint64_t *merged_samples)
+{
+	return merge_some(dst, src, filters, nfilters, 0, src->nsamples,
+			  merged_samples);
+}
+
+int profile_merge_range(struct profile *dst, const struct profile *src,
+			size_t first, size_t count)
+{
+	if (first > src->nsamples || count > src->nsamples - first)
+		return -EINVAL;
+	return merge_some(dst, src, NULL, 0, first, first + count, NULL);
+}
+
+static int cmp_label_key(const void *a, const void *b, void *arg)
+{
+	const struct profile *p = arg;
+	const struct profile_label *x = a, *y = b;
+
+	return strcmp(profile_str(p, x->key), profile_str(p, y->key));
+}
+
+void profile_set_labels(struct profile *p, const char *const *kv, size_t n)
+{
+	struct profile_sample *old = p->samples;
+	size_t nold = p->nsamples;
+	struct profile_label *labels = NULL;
+	size_t labels_alloc = 0;
+	int64_t *keys = xcalloc(n ? n : 1, sizeof(*keys));
+	int64_t *vals = xcalloc(n ? n : 1, sizeof(*vals));
+
+	for (size_t i = 0; i < n; i++) {
+		keys[i] = profile_string(p, kv[2 * i]);
+		vals[i] = profile_string(p, kv[2 * i + 1]);
+	}
+	/* Re-add every sample: the index hashes labels. */
+	p->samples = NULL;
+	p->nsamples = p->samples_alloc = 0;
+	hmap_release(&p->sample_idx);
+	hmap_init(&p->sample_idx);
+	for (size_t i = 0; i < nold; i++) {
+		const struct profile_sample *s = &old[i];
+		size_t m = 0;
+
+		ALLOC_GROW(labels, s->nlabels + n, labels_alloc);
+		for (uint32_t j = 0; j < s->nlabels; j++) {
+			size_t k = 0;
+
+			while (k < n && keys[k] != s->labels[j].key)
+				k++;
+			if (k == n)
+				labels[m++] = s->labels[j];
+		}
+		for (size_t k = 0; k < n; k++)
+			labels[m++] = (struct profile_label){ .key = keys[k],
+							      .str = vals[k] };
+		qsort_r(labels, m, sizeof(*labels), cmp_label_key, p);
+		profile_add_sample(p, s->location_ids, s->nlocations, s->values,
+				   labels, (uint32_t)m);
+	}
+	free(old);
+	free(labels);
+	free(keys);
+	free(vals);
+}
+
+int profile_add_scaled_type(struct profile *p, const char *type,
+			    const char *unit, int from, int64_t factor)
+{
+	int64_t t;
+
+	if (from < 0 || (size_t)from >= p->nsample_types ||
+	    profile_sample_type_index(p, type) >= 0)
+		return -EINVAL;
+	t = profile_string(p, type);
+	p->sample_types = xreallocarray(p->sample_types, p->nsample_types + 1,
+					sizeof(*p->sample_types));
+	p->sample_types[p->nsample_types].type = t;
+	p->sample_types[p->nsample_types].unit = profile_string(p, unit);
+	for (size_t i = 0; i < p->nsamples; i++) {
+		struct profile_sample *s = &p->samples[i];
+		int64_t *v = arena_alloc(&p->arena,
+					 (p->nsample_types + 1) * sizeof(*v));
+
+		memcpy(v, s->values, p->nsample_types * sizeof(*v));
+		v[p->nsample_types] = s->values[from] * factor;
+		s->values = v;
+	}
+	p->nsample_types++;
+	p->default_sample_type = t;
 	return 0;
 }

@@ -160,6 +160,21 @@ size_t profile_add_sample(struct profile *p, const uint64_t *locs,
 			  const struct profile_label *labels, uint32_t nlabels);
 void profile_add_comment(struct profile *p, const char *comment);
 
+/*
+ * Set string label key=value on every sample, replacing any label with
+ * that key (n pairs in `kv`: key0, value0, key1, ...). Samples that become
+ * equal are merged. Labels stay sorted by key string within a sample.
+ */
+void profile_set_labels(struct profile *p, const char *const *kv, size_t n);
+
+/*
+ * Append a sample type (type/unit) whose values are column `from` times
+ * `factor`; the new type becomes the default. -EINVAL when `from` is out of
+ * range or the type exists already.
+ */
+int profile_add_scaled_type(struct profile *p, const char *type,
+			    const char *unit, int from, int64_t factor);
+
 /* Element by id, or NULL for 0 or an id out of range. */
 const struct profile_location *profile_location(const struct profile *p,
 						uint64_t id);
@@ -221,5 +236,10 @@ struct profile_label_filter {
 int profile_merge(struct profile *dst, const struct profile *src,
 		  const struct profile_label_filter *filters, size_t nfilters,
 		  uint64_t *merged_samples);
+
+/* Merge samples [first, first + count) of src, with only what they use.
+ * 0 or -EINVAL (a range out of bounds, or sample types that differ). */
+int profile_merge_range(struct profile *dst, const struct profile *src,
+			size_t first, size_t count);
 
 #endif

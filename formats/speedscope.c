@@ -15,44 +15,6 @@
 /* ---- writing: by hand, streaming; a JSON library would hold the whole
  * document in memory a second time ---- */
 
-static void add_json_str(struct strbuf *sb, const char *s)
-{
-	struct strbuf fixed = STRBUF_INIT;
-	size_t len = strlen(s);
-
-	if (!utf8_valid(s, len)) {
-		utf8_repair(&fixed, s, len);
-		s = fixed.buf;
-	}
-	strbuf_addc(sb, '"');
-	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-		switch (*c) {
-		case '"':
-			strbuf_adds(sb, "\\\"");
-			break;
-		case '\\':
-			strbuf_adds(sb, "\\\\");
-			break;
-		case '\n':
-			strbuf_adds(sb, "\\n");
-			break;
-		case '\t':
-			strbuf_adds(sb, "\\t");
-			break;
-		case '\r':
-			strbuf_adds(sb, "\\r");
-			break;
-		default:
-			if (*c < 0x20)
-				strbuf_addf(sb, "\\u%04x", *c);
-			else
-				strbuf_addc(sb, (char)*c);
-		}
-	}
-	strbuf_addc(sb, '"');
-	strbuf_release(&fixed);
-}
-
 /* Frame table: one frame per function, plus one per root label (thread
  * name), indexed densely. */
 struct frames {
@@ -148,16 +110,16 @@ int speedscope_write(const struct profile *p, const char *name, FILE *f)
 		if (funcs[i]) {
 			const char *file = profile_str(p, funcs[i]->filename);
 
-			add_json_str(&sb, profile_str(p, funcs[i]->name));
+			json_add_str(&sb, profile_str(p, funcs[i]->name));
 			if (*file) {
 				strbuf_adds(&sb, ",\"file\":");
-				add_json_str(&sb, file);
+				json_add_str(&sb, file);
 			}
 			if (funcs[i]->start_line > 0)
 				strbuf_addf(&sb, ",\"line\":%" PRId64,
 					    funcs[i]->start_line);
 		} else {
-			add_json_str(&sb, names[i] ? names[i] : "");
+			json_add_str(&sb, names[i] ? names[i] : "");
 		}
 		strbuf_addc(&sb, '}');
 		if (sb.len > (1 << 20)) {
@@ -177,7 +139,7 @@ int speedscope_write(const struct profile *p, const char *name, FILE *f)
 			active = (int)t;
 		strbuf_adds(&sb, t ? ",\n{\"type\":\"sampled\",\"name\":" :
 				     "\n{\"type\":\"sampled\",\"name\":");
-		add_json_str(&sb, profile_str(p, p->sample_types[t].type));
+		json_add_str(&sb, profile_str(p, p->sample_types[t].type));
 		strbuf_addf(&sb, ",\"unit\":\"%s\",\"startValue\":0,"
 			    "\"endValue\":%" PRId64 ",\n\"samples\":[",
 			    unit_name(profile_str(p, p->sample_types[t].unit)),
@@ -231,7 +193,7 @@ int speedscope_write(const struct profile *p, const char *name, FILE *f)
 		strbuf_adds(&sb, "]}");
 	}
 	strbuf_addf(&sb, "],\n\"name\":");
-	add_json_str(&sb, name ? name : "smolder profile");
+	json_add_str(&sb, name ? name : "smolder profile");
 	strbuf_addf(&sb, ",\"activeProfileIndex\":%d,\"exporter\":\"smolder\"}\n",
 		    active);
 	fwrite(sb.buf, 1, sb.len, f);

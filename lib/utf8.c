@@ -2,6 +2,7 @@
 #include "utf8.h"
 
 #include <stdint.h>
+#include <string.h>
 
 #include "strbuf.h"
 
@@ -68,4 +69,42 @@ void utf8_repair(struct strbuf *sb, const char *s, size_t len)
 			i++;
 		}
 	}
+}
+
+void json_add_str(struct strbuf *sb, const char *s)
+{
+	struct strbuf fixed = STRBUF_INIT;
+	size_t len = strlen(s);
+
+	if (!utf8_valid(s, len)) {
+		utf8_repair(&fixed, s, len);
+		s = fixed.buf;
+	}
+	strbuf_addc(sb, '"');
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		switch (*c) {
+		case '"':
+			strbuf_adds(sb, "\\\"");
+			break;
+		case '\\':
+			strbuf_adds(sb, "\\\\");
+			break;
+		case '\n':
+			strbuf_adds(sb, "\\n");
+			break;
+		case '\t':
+			strbuf_adds(sb, "\\t");
+			break;
+		case '\r':
+			strbuf_adds(sb, "\\r");
+			break;
+		default:
+			if (*c < 0x20)
+				strbuf_addf(sb, "\\u%04x", *c);
+			else
+				strbuf_addc(sb, (char)*c);
+		}
+	}
+	strbuf_addc(sb, '"');
+	strbuf_release(&fixed);
 }

@@ -16,5 +16,8 @@ struct strbuf;
 bool utf8_valid(const char *s, size_t len);
 /* Append `s` to `sb` with every ill-formed sequence replaced by U+FFFD. */
 void utf8_repair(struct strbuf *sb, const char *s, size_t len);
+/* Append `s` to `sb` as a JSON string, quotes included, repaired to
+ * valid UTF-8 first. */
+void json_add_str(struct strbuf *sb, const char *s);
 
 #endif

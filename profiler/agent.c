@@ -692,7 +692,7 @@ static void cut_window(struct agent *a)
 	a->st.no_process += bs.no_process;
 
 	if (!err) {
-		err = store_write(a->store, p, a->window_start_ns, end_ns);
+		err = store_write(a->store, p, a->window_start_ns, end_ns, NULL);
 		if (err == -ENOSPC || err == -EDQUOT) {
 			a->st.disk_full++;
 			log_warn("the disk is full: window dropped (%" PRIu64

@@ -20,6 +20,8 @@ int cmd_diff(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_symbolize(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_upload(int argc, char **argv);
 
 /* Drawing options shared by flamegraph and diff. */
 enum {

@@ -37,6 +37,10 @@ static const struct command commands[] = {
 	  "convert between pprof, folded, speedscope and SVG" },
 	{ "symbolize", cmd_symbolize,
 	  "addresses to functions, source lines and inlined frames" },
+	{ "serve", cmd_serve,
+	  "the web viewer, its query API and a Pyroscope-compatible ingest" },
+	{ "upload", cmd_upload,
+	  "send a profile to smolder serve or any Pyroscope-compatible server" },
 };
 
 static void print_usage(FILE *f)

@@ -23,9 +23,8 @@
 #include "../lib/strbuf.h"
 #include "../lib/xalloc.h"
 
-const char *const store_indexed_labels[] = {
-	"pid", "comm", "exe", "cgroup", "container_id", "systemd_unit",
-	"host", "service_name", NULL,
+const char *const store_unindexed_labels[] = {
+	"tid", "thread_name", NULL,
 };
 
 #define LOCK_NAME "lock"
@@ -54,10 +53,41 @@ static void entry_release(struct store_entry *e)
 
 static bool indexed_key(const char *key)
 {
-	for (size_t i = 0; store_indexed_labels[i]; i++)
-		if (!strcmp(key, store_indexed_labels[i]))
-			return true;
-	return false;
+	for (size_t i = 0; store_unindexed_labels[i]; i++)
+		if (!strcmp(key, store_unindexed_labels[i]))
+			return false;
+	return true;
+}
+
+/* Keys with more than STORE_MAX_VALUES values in an entry keep "key=*"
+ * instead of the values: any value may match. */
+static void cap_values(struct store_entry *e)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < e->nlabels;) {
+		const char *eq = strchr(e->labels[i], '=');
+		size_t kl = eq ? (size_t)(eq - e->labels[i]) : strlen(e->labels[i]);
+		size_t j = i + 1;
+
+		while (j < e->nlabels && !strncmp(e->labels[j], e->labels[i], kl) &&
+		       e->labels[j][kl] == '=')
+			j++;
+		if (j - i > STORE_MAX_VALUES) {
+			char *star = xmalloc(kl + 3);
+
+			memcpy(star, e->labels[i], kl);
+			memcpy(star + kl, "=*", 3);
+			for (size_t k = i; k < j; k++)
+				free(e->labels[k]);
+			e->labels[out++] = star;
+		} else {
+			for (size_t k = i; k < j; k++)
+				e->labels[out++] = e->labels[k];
+		}
+		i = j;
+	}
+	e->nlabels = out;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -124,6 +154,7 @@ static void summarize(const struct profile *p, struct store_entry *e)
 		}
 	}
 	qsort(e->labels, e->nlabels, sizeof(*e->labels), cmp_str);
+	cap_values(e);
 	hmap_release(&seen);
 	free(kinds);
 }
@@ -583,12 +614,12 @@ static int append_index(struct store *st, const char *line)
 }
 
 int store_write(struct store *st, const struct profile *p, int64_t start_ns,
-		int64_t end_ns)
+		int64_t end_ns, char *name_out)
 {
 	struct store_entry e = { 0 };
 	uint8_t *raw = NULL, *z = NULL;
 	size_t raw_len = 0, z_len = 0;
-	char name[128], *line;
+	char name[STORE_NAME_MAX], *line;
 	int err;
 
 	if (!st->writable)
@@ -611,6 +642,8 @@ int store_write(struct store *st, const struct profile *p, int64_t start_ns,
 			strerror(-err));
 		return err;
 	}
+	if (name_out)
+		snprintf(name_out, STORE_NAME_MAX, "%s", name);
 	e.file = xstrdup(name);
 	e.start_ns = start_ns;
 	e.end_ns = end_ns;
@@ -637,6 +670,12 @@ int store_read(const struct store *st, const struct store_entry *e,
 	return read_profile_at(st->dirfd, e->file, out, err, NULL);
 }
 
+int store_read_at(int dirfd, const char *file, struct profile **out,
+		  struct format_error *err)
+{
+	return read_profile_at(dirfd, file, out, err, NULL);
+}
+
 bool store_entry_may_match(const struct store_entry *e, const char *key,
 			   const char *value)
 {
@@ -647,7 +686,13 @@ bool store_entry_may_match(const struct store_entry *e, const char *key,
 
 	if (!indexed_key(key))
 		return true;
-	want = xmalloc(kl + strlen(value) + 2);
+	want = xmalloc(kl + strlen(value) + 3);
+	sprintf(want, "%s=*", key);
+	for (size_t i = 0; i < e->nlabels; i++)
+		if (!strcmp(e->labels[i], want)) {
+			free(want);
+			return true;
+		}
 	sprintf(want, "%s=%s", key, value);
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;

@@ -31,8 +31,11 @@
 #define STORE_SUFFIX ".pb.zst"
 #define STORE_INDEX "index"
 
-/* Label keys whose values the index records. */
-extern const char *const store_indexed_labels[];
+/* The index records the values of every label key but these (which have
+ * as many values as samples, nearly); a key with more than
+ * STORE_MAX_VALUES values in one window is recorded as "key=*". */
+extern const char *const store_unindexed_labels[];
+#define STORE_MAX_VALUES 512
 
 struct store_entry {
 	char *file;         /* name inside the store directory */
@@ -73,20 +76,29 @@ struct store_repair {
 };
 void store_repair_stats(const struct store *st, struct store_repair *out);
 
+#define STORE_NAME_MAX 128
+
 /*
  * Write profile `p` as the window [start_ns, end_ns), atomically, and
- * index it. Returns 0, or a negative errno after logging (-ENOSPC: the
- * disk is full; nothing of the window is left behind).
+ * index it; `name` (NULL, or STORE_NAME_MAX bytes) gets its file name.
+ * Returns 0, or a negative errno after logging (-ENOSPC: the disk is
+ * full; nothing of the window is left behind).
  */
 int store_write(struct store *st, const struct profile *p, int64_t start_ns,
-		int64_t end_ns);
+		int64_t end_ns, char *name);
 
 /* Read an entry's profile. 0, or a negative errno with err set. */
 int store_read(const struct store *st, const struct store_entry *e,
 	       struct profile **out, struct format_error *err);
 
+/* Read window `file` of the store whose directory is open as `dirfd`
+ * (for readers that keep their own descriptor). 0 or -errno, err set. */
+int store_read_at(int dirfd, const char *file, struct profile **out,
+		  struct format_error *err);
+
 /* Whether an entry may hold samples with label key=value: false only when
- * the key is indexed and the value is not among the entry's. */
+ * the key is indexed, the entry has no "key=*" and the value is not among
+ * the entry's. */
 bool store_entry_may_match(const struct store_entry *e, const char *key,
 			   const char *value);
 

@@ -1,0 +1,966 @@
+/* SPDX-License-Identifier: MIT */
+#include "api.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../formats/flamegraph.h"
+#include "../formats/folded.h"
+#include "../formats/pprof.h"
+#include "../formats/profile.h"
+#include "../lib/clock.h"
+#include "../lib/hmap.h"
+#include "../lib/log.h"
+#include "../lib/parse.h"
+#include "../lib/strbuf.h"
+#include "../lib/utf8.h"
+#include "../lib/xalloc.h"
+#include "../profiler/store.h"
+#include "assets.h"
+#include "ingest.h"
+
+#define MAX_POINTS 2000
+#define DEFAULT_POINTS 120
+#define MAX_LIST 10000       /* windows listed */
+#define MAX_LABEL_VALUES 1000 /* values of one label listed */
+#define RETAIN_EVERY_NS (60 * (int64_t)1000000000)
+
+/* A decoded window, shared by the queries that use it. */
+struct cached {
+	char *file;
+	uint64_t bytes; /* the file's size: a replaced file is another key */
+	struct profile *p;
+	uint64_t cost;  /* estimate of its memory */
+	uint64_t tick;  /* last use */
+	unsigned refs;
+};
+
+struct api {
+	pthread_mutex_t lock;
+	char *dir;
+	int dirfd;
+	struct store *st;
+	bool writable;
+	struct timespec index_mtime; /* read-only: when to re-read */
+	off_t index_size;
+	int64_t retention_ns, last_retain_ns;
+	uint64_t max_store, max_raw;
+	/* cache of decoded windows */
+	struct cached *cache;
+	size_t ncache, cache_alloc;
+	uint64_t cache_bytes, cache_max, tick;
+	struct api_stats stats;
+};
+
+/* A copy of a store entry, usable without the lock. */
+struct sel_entry {
+	char *file;
+	int64_t start_ns, end_ns;
+	uint64_t bytes, samples;
+	char **labels;
+	size_t nlabels;
+};
+
+struct selection {
+	char *text; /* the query as given, or NULL */
+	struct series ser;
+	struct profile_label_filter filters[INGEST_MAX_LABELS + 1];
+	size_t nfilters;
+	int64_t from, until;
+	const char *window;
+};
+
+/* ---- responses ---- */
+
+static void respond(struct api_response *r, int status, const char *type,
+		    char *body, size_t len)
+{
+	r->status = status;
+	r->content_type = type;
+	r->body = body;
+	r->len = len;
+}
+
+static void respond_json(struct api_response *r, int status,
+			 struct strbuf *sb)
+{
+	size_t len = sb->len;
+
+	respond(r, status, "application/json", strbuf_detach(sb), len);
+}
+
+static void fail(struct api_response *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void fail(struct api_response *r, int status, const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT, msg = STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&msg, fmt, ap);
+	va_end(ap);
+	strbuf_adds(&sb, "{\"error\":");
+	json_add_str(&sb, msg.buf ? msg.buf : "");
+	strbuf_adds(&sb, "}\n");
+	strbuf_release(&msg);
+	respond_json(r, status, &sb);
+}
+
+void api_response_release(struct api_response *resp)
+{
+	free(resp->body);
+	resp->body = NULL;
+}
+
+/* ---- parameters ---- */
+
+static const char *param(const struct api_request *req, const char *key)
+{
+	for (size_t i = 0; i < req->nparams; i++)
+		if (!strcmp(req->params[i].key, key))
+			return req->params[i].value ? req->params[i].value : "";
+	return NULL;
+}
+
+static const char *param_pfx(const struct api_request *req, const char *pfx,
+			     const char *key)
+{
+	char k[64];
+
+	snprintf(k, sizeof(k), "%s%s", pfx, key);
+	return param(req, k);
+}
+
+static void selection_release(struct selection *s)
+{
+	free(s->text);
+	series_release(&s->ser);
+}
+
+/* The selection given by the keys with prefix `pfx` ("" or "base_"),
+ * falling back on `dflt` for what they lack. 0, or -EINVAL with the
+ * reason in err. */
+static int selection_parse(const struct api_request *req, const char *pfx,
+			   const struct selection *dflt, int64_t now,
+			   struct selection *s, struct format_error *err)
+{
+	const char *q = param_pfx(req, pfx, "query");
+	const char *from = param_pfx(req, pfx, "from");
+	const char *until = param_pfx(req, pfx, "until");
+	int e;
+
+	memset(s, 0, sizeof(*s));
+	s->window = param_pfx(req, pfx, "window");
+	if (!s->window && dflt && !q && !from && !until)
+		s->window = dflt->window;
+	if (!q && dflt)
+		q = dflt->text;
+	/* Without a window the default range is the last hour. */
+	s->until = dflt ? dflt->until : now;
+	if (until && ingest_parse_time(until, now, &s->until)) {
+		format_error_set(err, "%suntil: '%.64s' is not a time", pfx, until);
+		return -EINVAL;
+	}
+	s->from = dflt ? dflt->from : s->until - 3600 * (int64_t)1000000000;
+	if (from && ingest_parse_time(from, now, &s->from)) {
+		format_error_set(err, "%sfrom: '%.64s' is not a time", pfx, from);
+		return -EINVAL;
+	}
+	if (s->from >= s->until) {
+		format_error_set(err, "%sfrom is not before %suntil", pfx, pfx);
+		return -EINVAL;
+	}
+	if ((e = series_parse(q ? q : "", true, &s->ser, err)))
+		return e;
+	s->text = q ? xstrdup(q) : NULL;
+	if (*s->ser.service)
+		s->filters[s->nfilters++] = (struct profile_label_filter){
+			INGEST_SERVICE_LABEL, s->ser.service };
+	for (size_t i = 0; i < s->ser.nlabels; i++)
+		s->filters[s->nfilters++] = (struct profile_label_filter){
+			s->ser.keys[i], s->ser.values[i] };
+	return 0;
+}
+
+/* ---- the store ---- */
+
+/* Read-only: open the store again when its index changed (the agent that
+ * owns it wrote a window). Called with the lock held. */
+static void refresh(struct api *a)
+{
+	struct stat sb;
+	struct store *st;
+
+	if (a->writable || fstatat(a->dirfd, STORE_INDEX, &sb, 0))
+		return;
+	if (a->st && sb.st_size == a->index_size &&
+	    sb.st_mtim.tv_sec == a->index_mtime.tv_sec &&
+	    sb.st_mtim.tv_nsec == a->index_mtime.tv_nsec)
+		return;
+	if (store_open(a->dir, false, &st))
+		return;
+	store_close(a->st);
+	a->st = st;
+	a->index_size = sb.st_size;
+	a->index_mtime = sb.st_mtim;
+}
+
+static bool entry_wanted(const struct store_entry *e, const struct selection *s)
+{
+	if (s->window)
+		return !strcmp(e->file, s->window);
+	if (e->end_ns <= s->from || e->start_ns >= s->until)
+		return false;
+	for (size_t i = 0; i < s->nfilters; i++)
+		if (!store_entry_may_match(e, s->filters[i].key,
+					   s->filters[i].value))
+			return false;
+	return true;
+}
+
+static void sel_entries_free(struct sel_entry *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].file);
+		for (size_t j = 0; j < v[i].nlabels; j++)
+			free(v[i].labels[j]);
+		free(v[i].labels);
+	}
+	free(v);
+}
+
+/* Copies of the entries a selection wants, in time order. */
+static struct sel_entry *select_entries(struct api *a, const struct selection *s,
+					size_t *n)
+{
+	struct sel_entry *v = NULL;
+	size_t alloc = 0;
+
+	*n = 0;
+	pthread_mutex_lock(&a->lock);
+	refresh(a);
+	for (size_t i = 0; a->st && i < store_count(a->st); i++) {
+		const struct store_entry *e = store_get(a->st, i);
+		struct sel_entry *c;
+
+		if (!entry_wanted(e, s))
+			continue;
+		ALLOC_GROW(v, *n + 1, alloc);
+		c = &v[(*n)++];
+		c->file = xstrdup(e->file);
+		c->start_ns = e->start_ns;
+		c->end_ns = e->end_ns;
+		c->bytes = e->bytes;
+		c->samples = e->samples;
+		c->nlabels = e->nlabels;
+		c->labels = xcalloc(e->nlabels ? e->nlabels : 1, sizeof(char *));
+		for (size_t j = 0; j < e->nlabels; j++)
+			c->labels[j] = xstrdup(e->labels[j]);
+	}
+	pthread_mutex_unlock(&a->lock);
+	return v;
+}
+
+/* ---- the cache of decoded windows ---- */
+
+static void cache_evict(struct api *a)
+{
+	while (a->cache_bytes > a->cache_max) {
+		size_t victim = SIZE_MAX;
+
+		for (size_t i = 0; i < a->ncache; i++)
+			if (!a->cache[i].refs &&
+			    (victim == SIZE_MAX ||
+			     a->cache[i].tick < a->cache[victim].tick))
+				victim = i;
+		if (victim == SIZE_MAX)
+			return;
+		a->cache_bytes -= a->cache[victim].cost;
+		free(a->cache[victim].file);
+		profile_free(a->cache[victim].p);
+		a->cache[victim] = a->cache[--a->ncache];
+	}
+}
+
+/* The decoded window (shared: release with window_put), or NULL when it
+ * cannot be read (gone since it was selected, or damaged). */
+static struct profile *window_get(struct api *a, const struct sel_entry *e)
+{
+	struct profile *p = NULL;
+	struct format_error err;
+	struct cached *c;
+
+	pthread_mutex_lock(&a->lock);
+	for (size_t i = 0; i < a->ncache; i++) {
+		c = &a->cache[i];
+		if (c->bytes == e->bytes && !strcmp(c->file, e->file)) {
+			c->refs++;
+			c->tick = ++a->tick;
+			a->stats.cache_hits++;
+			pthread_mutex_unlock(&a->lock);
+			return c->p;
+		}
+	}
+	a->stats.cache_misses++;
+	pthread_mutex_unlock(&a->lock);
+
+	if (store_read_at(a->dirfd, e->file, &p, &err)) {
+		log_warn("window '%s': %s", e->file, err.msg);
+		pthread_mutex_lock(&a->lock);
+		a->stats.windows_unreadable++;
+		pthread_mutex_unlock(&a->lock);
+		return NULL;
+	}
+	pthread_mutex_lock(&a->lock);
+	ALLOC_GROW(a->cache, a->ncache + 1, a->cache_alloc);
+	c = &a->cache[a->ncache++];
+	c->file = xstrdup(e->file);
+	c->bytes = e->bytes;
+	c->p = p;
+	/* Decoded, a window takes a few times its compressed size. */
+	c->cost = e->bytes * 12 + p->nsamples * 64 + p->nlocations * 48;
+	c->tick = ++a->tick;
+	c->refs = 1;
+	a->cache_bytes += c->cost;
+	pthread_mutex_unlock(&a->lock);
+	return p;
+}
+
+static void window_put(struct api *a, struct profile *p)
+{
+	pthread_mutex_lock(&a->lock);
+	for (size_t i = 0; i < a->ncache; i++)
+		if (a->cache[i].p == p) {
+			a->cache[i].refs--;
+			break;
+		}
+	cache_evict(a);
+	pthread_mutex_unlock(&a->lock);
+}
+
+/* ---- queries ---- */
+
+struct merged {
+	struct profile *p;
+	size_t windows, unreadable, other_types;
+	uint64_t samples;
+};
+
+static void merge_selection(struct api *a, const struct selection *s,
+			    struct merged *m)
+{
+	struct sel_entry *v;
+	size_t n;
+
+	memset(m, 0, sizeof(*m));
+	m->p = profile_new();
+	v = select_entries(a, s, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct profile *w = window_get(a, &v[i]);
+		uint64_t k = 0;
+
+		if (!w) {
+			m->unreadable++;
+			continue;
+		}
+		if (profile_merge(m->p, w, s->window ? NULL : s->filters,
+				  s->window ? 0 : s->nfilters, &k))
+			m->other_types++;
+		else if (k)
+			m->windows++;
+		m->samples += k;
+		window_put(a, w);
+	}
+	sel_entries_free(v, n);
+	if (!m->p->nsample_types) {
+		const char *types[] = { "samples", "cpu" };
+		const char *units[] = { "count", "nanoseconds" };
+
+		profile_set_sample_types(m->p, types, units, 2);
+	}
+	if (!m->p->time_nanos && !s->window) {
+		m->p->time_nanos = s->from;
+		m->p->duration_nanos = s->until - s->from;
+	}
+}
+
+static void merged_meta(struct strbuf *sb, const struct merged *m)
+{
+	strbuf_addf(sb, "\"windows\":%zu,\"unreadable\":%zu,\"otherTypes\":%zu,"
+		    "\"samples\":%" PRIu64, m->windows, m->unreadable,
+		    m->other_types, m->samples);
+}
+
+/* Write a profile in `format` into the response. */
+static void respond_profile(struct api_response *r, const struct profile *p,
+			    const struct profile *base, const char *format,
+			    const struct merged *meta, const char *name)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	const char *type = "application/json";
+	int err = 0;
+
+	if (!f) {
+		fail(r, 500, "out of memory");
+		return;
+	}
+	if (!format || !strcmp(format, "json")) {
+		struct strbuf sb = STRBUF_INIT;
+
+		strbuf_adds(&sb, "{");
+		merged_meta(&sb, meta);
+		strbuf_adds(&sb, ",\"flame\":");
+		fwrite(sb.buf, 1, sb.len, f);
+		strbuf_release(&sb);
+		err = flamegraph_json_write(base, p, -1, f);
+		fputs("}\n", f);
+	} else if (!strcmp(format, "svg")) {
+		struct fg_opts o = { .min_width = -1, .value_index = -1 };
+
+		type = "image/svg+xml";
+		err = base ? flamegraph_diff_write(base, p, false, &o, f)
+			   : flamegraph_write(p, &o, f);
+		snprintf(r->disposition, sizeof(r->disposition),
+			 "inline; filename=\"%s.svg\"", name);
+	} else if (!strcmp(format, "folded") && !base) {
+		type = "text/plain; charset=utf-8";
+		err = folded_write(p, profile_value_index(p, -1), f);
+		snprintf(r->disposition, sizeof(r->disposition),
+			 "attachment; filename=\"%s.folded\"", name);
+	} else if (!strcmp(format, "pprof") && !base) {
+		type = "application/octet-stream";
+		err = pprof_write(p, f, true);
+		snprintf(r->disposition, sizeof(r->disposition),
+			 "attachment; filename=\"%s.pb.gz\"", name);
+	} else {
+		fclose(f);
+		free(buf);
+		fail(r, 400, "format: '%.32s' is not one of json, svg%s", format,
+		     base ? "" : ", folded, pprof");
+		return;
+	}
+	if (fclose(f) || err) {
+		free(buf);
+		fail(r, 500, "cannot write the profile: %s", strerror(err ? -err : EIO));
+		return;
+	}
+	respond(r, 200, type, buf, len);
+}
+
+static int64_t now_of(const struct api_request *req)
+{
+	return req->now_ns ? req->now_ns : (int64_t)clock_ns(CLOCK_REALTIME);
+}
+
+static void get_profile(struct api *a, const struct api_request *req,
+			struct api_response *r)
+{
+	struct selection s;
+	struct format_error err;
+	struct merged m;
+
+	if (selection_parse(req, "", NULL, now_of(req), &s, &err)) {
+		fail(r, 400, "%s", err.msg);
+		return;
+	}
+	merge_selection(a, &s, &m);
+	respond_profile(r, m.p, NULL, param(req, "format"), &m,
+			*s.ser.service ? s.ser.service : "profile");
+	profile_free(m.p);
+	selection_release(&s);
+}
+
+static void get_diff(struct api *a, const struct api_request *req,
+		     struct api_response *r)
+{
+	struct selection s, b;
+	struct format_error err;
+	struct merged m, mb;
+	int64_t now = now_of(req);
+
+	if (selection_parse(req, "", NULL, now, &s, &err)) {
+		fail(r, 400, "%s", err.msg);
+		return;
+	}
+	if (selection_parse(req, "base_", &s, now, &b, &err)) {
+		selection_release(&s);
+		fail(r, 400, "%s", err.msg);
+		return;
+	}
+	merge_selection(a, &b, &mb);
+	merge_selection(a, &s, &m);
+	if (mb.p->nsample_types != m.p->nsample_types)
+		fail(r, 400, "the two selections hold different profile types");
+	else
+		respond_profile(r, m.p, mb.p, param(req, "format"), &m, "diff");
+	profile_free(m.p);
+	profile_free(mb.p);
+	selection_release(&s);
+	selection_release(&b);
+}
+
+/* The value of label `key` in an entry's sorted "k=v" list, if only one. */
+static const char *entry_label(const struct sel_entry *e, const char *key,
+			       size_t *count)
+{
+	size_t kl = strlen(key);
+	const char *found = NULL;
+
+	*count = 0;
+	for (size_t i = 0; i < e->nlabels; i++)
+		if (!strncmp(e->labels[i], key, kl) && e->labels[i][kl] == '=') {
+			if (!found)
+				found = e->labels[i] + kl + 1;
+			(*count)++;
+		}
+	return found;
+}
+
+static void get_timeline(struct api *a, const struct api_request *req,
+			 struct api_response *r)
+{
+	struct selection s;
+	struct format_error err;
+	struct sel_entry *v;
+	const char *pts = param(req, "points");
+	long npoints = DEFAULT_POINTS;
+	int64_t step, *sum;
+	struct strbuf sb = STRBUF_INIT;
+	size_t n;
+
+	if (pts && parse_long(pts, 1, MAX_POINTS, &npoints)) {
+		fail(r, 400, "points: '%.32s' is not 1 to %d", pts, MAX_POINTS);
+		return;
+	}
+	if (selection_parse(req, "", NULL, now_of(req), &s, &err)) {
+		fail(r, 400, "%s", err.msg);
+		return;
+	}
+	step = (s.until - s.from + npoints - 1) / npoints;
+	if (step < 1000000)
+		step = 1000000;
+	npoints = (long)((s.until - s.from + step - 1) / step);
+	sum = xcalloc((size_t)npoints, sizeof(*sum));
+	v = select_entries(a, &s, &n);
+	for (size_t i = 0; i < n; i++) {
+		int64_t t = v[i].start_ns < s.from ? s.from : v[i].start_ns;
+		long b = (long)((t - s.from) / step);
+		size_t nsvc;
+		uint64_t samples = 0;
+
+		if (b >= npoints)
+			b = npoints - 1;
+		entry_label(&v[i], INGEST_SERVICE_LABEL, &nsvc);
+		/* The index's count is exact when nothing but the service
+		 * filters and the window holds one service. */
+		if (s.nfilters == 0 ||
+		    (s.nfilters == 1 && *s.ser.service && nsvc == 1)) {
+			samples = v[i].samples;
+		} else {
+			struct profile *w = window_get(a, &v[i]);
+			struct profile *tmp;
+
+			if (!w)
+				continue;
+			tmp = profile_new();
+			if (!profile_merge(tmp, w, s.filters, s.nfilters, NULL)) {
+				int c = profile_sample_type_index(tmp, "samples");
+
+				samples = (uint64_t)profile_total(
+					tmp, c >= 0 ? c : profile_value_index(tmp, -1));
+			}
+			profile_free(tmp);
+			window_put(a, w);
+		}
+		sum[b] += (int64_t)samples;
+	}
+	sel_entries_free(v, n);
+	strbuf_addf(&sb, "{\"fromMs\":%" PRId64 ",\"stepMs\":%.3f,\"samples\":[",
+		    s.from / 1000000, (double)step / 1e6);
+	for (long i = 0; i < npoints; i++)
+		strbuf_addf(&sb, "%s%" PRId64, i ? "," : "", sum[i]);
+	strbuf_adds(&sb, "]}\n");
+	free(sum);
+	selection_release(&s);
+	respond_json(r, 200, &sb);
+}
+
+struct count {
+	char *name;
+	uint64_t windows, samples;
+	int64_t last_ns;
+};
+
+static int cmp_count(const void *x, const void *y)
+{
+	return strcmp(((const struct count *)x)->name,
+		      ((const struct count *)y)->name);
+}
+
+static struct count *count_add(struct count **v, size_t *n, size_t *alloc,
+			       const char *name)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp((*v)[i].name, name))
+			return &(*v)[i];
+	ALLOC_GROW(*v, *n + 1, *alloc);
+	(*v)[*n] = (struct count){ .name = xstrdup(name) };
+	return &(*v)[(*n)++];
+}
+
+static void get_services(struct api *a, const struct api_request *req,
+			 struct api_response *r)
+{
+	struct selection s;
+	struct format_error err;
+	struct sel_entry *v;
+	struct count *c = NULL;
+	size_t n, nc = 0, ca = 0;
+	struct strbuf sb = STRBUF_INIT;
+
+	if (selection_parse(req, "", NULL, now_of(req), &s, &err)) {
+		fail(r, 400, "%s", err.msg);
+		return;
+	}
+	v = select_entries(a, &s, &n);
+	for (size_t i = 0; i < n; i++) {
+		size_t k = strlen(INGEST_SERVICE_LABEL), any = 0;
+
+		for (size_t j = 0; j < v[i].nlabels; j++) {
+			const char *l = v[i].labels[j];
+			struct count *e;
+
+			if (strncmp(l, INGEST_SERVICE_LABEL, k) || l[k] != '=')
+				continue;
+			e = count_add(&c, &nc, &ca, l + k + 1);
+			e->windows++;
+			e->samples += v[i].samples;
+			if (v[i].end_ns > e->last_ns)
+				e->last_ns = v[i].end_ns;
+			any++;
+		}
+		if (!any) {
+			struct count *e = count_add(&c, &nc, &ca, "");
+
+			e->windows++;
+			e->samples += v[i].samples;
+			if (v[i].end_ns > e->last_ns)
+				e->last_ns = v[i].end_ns;
+		}
+	}
+	sel_entries_free(v, n);
+	if (nc)
+		qsort(c, nc, sizeof(*c), cmp_count);
+	strbuf_adds(&sb, "{\"services\":[");
+	for (size_t i = 0; i < nc; i++) {
+		strbuf_adds(&sb, i ? ",{\"name\":" : "{\"name\":");
+		json_add_str(&sb, c[i].name);
+		strbuf_addf(&sb, ",\"windows\":%" PRIu64 ",\"samples\":%" PRIu64
+			    ",\"lastMs\":%" PRId64 "}", c[i].windows, c[i].samples,
+			    c[i].last_ns / 1000000);
+		free(c[i].name);
+	}
+	strbuf_adds(&sb, "]}\n");
+	free(c);
+	selection_release(&s);
+	respond_json(r, 200, &sb);
+}
+
+static int cmp_strp(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+static void get_labels(struct api *a, const struct api_request *req,
+		       struct api_response *r)
+{
+	struct selection s;
+	struct format_error err;
+	struct sel_entry *v;
+	char **all = NULL;
+	size_t n, nall = 0, alloc = 0, values = 0;
+	struct strbuf sb = STRBUF_INIT;
+	const char *prev_key = NULL;
+	size_t prev_len = 0;
+
+	if (selection_parse(req, "", NULL, now_of(req), &s, &err)) {
+		fail(r, 400, "%s", err.msg);
+		return;
+	}
+	v = select_entries(a, &s, &n);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < v[i].nlabels; j++) {
+			ALLOC_GROW(all, nall + 1, alloc);
+			all[nall++] = v[i].labels[j];
+		}
+	if (nall)
+		qsort(all, nall, sizeof(*all), cmp_strp);
+	strbuf_adds(&sb, "{\"labels\":{");
+	for (size_t i = 0; i < nall; i++) {
+		const char *eq = strchr(all[i], '=');
+		size_t kl;
+
+		if (!eq || (i && !strcmp(all[i], all[i - 1])))
+			continue;
+		kl = (size_t)(eq - all[i]);
+		if (!prev_key || kl != prev_len || strncmp(prev_key, all[i], kl)) {
+			char *key = xstrndup(all[i], kl);
+
+			strbuf_adds(&sb, prev_key ? "]," : "");
+			json_add_str(&sb, key);
+			strbuf_adds(&sb, ":[");
+			free(key);
+			prev_key = all[i];
+			prev_len = kl;
+			values = 0;
+		} else if (values >= MAX_LABEL_VALUES) {
+			continue;
+		} else {
+			strbuf_addc(&sb, ',');
+		}
+		json_add_str(&sb, eq + 1);
+		values++;
+	}
+	strbuf_adds(&sb, prev_key ? "]}}\n" : "}}\n");
+	free(all);
+	sel_entries_free(v, n);
+	selection_release(&s);
+	respond_json(r, 200, &sb);
+}
+
+static void get_windows(struct api *a, const struct api_request *req,
+			struct api_response *r)
+{
+	struct selection s;
+	struct format_error err;
+	struct sel_entry *v;
+	size_t n;
+	struct strbuf sb = STRBUF_INIT;
+
+	if (selection_parse(req, "", NULL, now_of(req), &s, &err)) {
+		fail(r, 400, "%s", err.msg);
+		return;
+	}
+	v = select_entries(a, &s, &n);
+	strbuf_addf(&sb, "{\"count\":%zu,\"windows\":[", n);
+	for (size_t i = 0; i < n && i < MAX_LIST; i++) {
+		strbuf_adds(&sb, i ? ",{\"window\":" : "{\"window\":");
+		json_add_str(&sb, v[i].file);
+		strbuf_addf(&sb, ",\"fromMs\":%" PRId64 ",\"untilMs\":%" PRId64
+			    ",\"samples\":%" PRIu64 ",\"bytes\":%" PRIu64
+			    ",\"labels\":[", v[i].start_ns / 1000000,
+			    v[i].end_ns / 1000000, v[i].samples, v[i].bytes);
+		for (size_t j = 0; j < v[i].nlabels; j++) {
+			if (j)
+				strbuf_addc(&sb, ',');
+			json_add_str(&sb, v[i].labels[j]);
+		}
+		strbuf_adds(&sb, "]}");
+	}
+	strbuf_adds(&sb, "]}\n");
+	sel_entries_free(v, n);
+	selection_release(&s);
+	respond_json(r, 200, &sb);
+}
+
+static void post_ingest(struct api *a, const struct api_request *req,
+			struct api_response *r)
+{
+	struct ingest_params q = {
+		.name = param(req, "name"),
+		.from = param(req, "from"),
+		.until = param(req, "until"),
+		.format = param(req, "format"),
+		.sample_rate = param(req, "sampleRate"),
+		.spy_name = param(req, "spyName"),
+	};
+	struct ingest_result res;
+	struct format_error err;
+	char name[STORE_NAME_MAX];
+	int64_t now = now_of(req);
+	struct strbuf sb = STRBUF_INIT;
+	uint64_t samples;
+	int e;
+
+	if (!a->writable) {
+		fail(r, 503, "this server's store is read-only (another process"
+		     " writes it)");
+		return;
+	}
+	e = ingest_decode(&q, req->body, req->len, a->max_raw, now, &res, &err);
+	if (e) {
+		pthread_mutex_lock(&a->lock);
+		a->stats.ingest_rejected++;
+		pthread_mutex_unlock(&a->lock);
+		fail(r, e == -EFBIG ? 413 : 400, "%s", err.msg);
+		return;
+	}
+	{
+		int c = profile_sample_type_index(res.p, "samples");
+
+		samples = (uint64_t)profile_total(
+			res.p, c >= 0 ? c : profile_value_index(res.p, -1));
+	}
+	pthread_mutex_lock(&a->lock);
+	e = store_write(a->st, res.p, res.start_ns, res.end_ns, name);
+	if (!e) {
+		a->stats.ingested++;
+		a->stats.ingest_bytes += req->len;
+	}
+	if (!e && (a->retention_ns || a->max_store) &&
+	    now - a->last_retain_ns >= RETAIN_EVERY_NS) {
+		a->last_retain_ns = now;
+		store_retain(a->st, now, a->retention_ns, a->max_store);
+	}
+	pthread_mutex_unlock(&a->lock);
+	profile_free(res.p);
+	if (e) {
+		fail(r, e == -ENOSPC ? 507 : 503, "cannot store the profile: %s",
+		     strerror(-e));
+		return;
+	}
+	strbuf_adds(&sb, "{\"window\":");
+	json_add_str(&sb, name);
+	strbuf_addf(&sb, ",\"service\":");
+	json_add_str(&sb, res.service);
+	strbuf_addf(&sb, ",\"samples\":%" PRIu64 "}\n", samples);
+	respond_json(r, 200, &sb);
+}
+
+static bool serve_asset(const char *path, struct api_response *r)
+{
+	const struct asset *as = asset_find(path);
+
+	if (!as)
+		return false;
+	r->status = 200;
+	r->content_type = as->type;
+	r->static_body = as->data;
+	r->len = as->len;
+	return true;
+}
+
+void api_handle(struct api *a, const struct api_request *req,
+		struct api_response *r)
+{
+	static const struct {
+		const char *path;
+		void (*get)(struct api *, const struct api_request *,
+			    struct api_response *);
+	} routes[] = {
+		{ "/api/profile", get_profile },
+		{ "/api/diff", get_diff },
+		{ "/api/timeline", get_timeline },
+		{ "/api/services", get_services },
+		{ "/api/labels", get_labels },
+		{ "/api/windows", get_windows },
+	};
+	bool get = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
+
+	memset(r, 0, sizeof(*r));
+	if (!strcmp(req->path, "/ingest")) {
+		if (strcmp(req->method, "POST"))
+			fail(r, 405, "/ingest takes POST");
+		else
+			post_ingest(a, req, r);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (!strcmp(req->path, routes[i].path)) {
+			if (!get) {
+				fail(r, 405, "%s takes GET", routes[i].path);
+				return;
+			}
+			pthread_mutex_lock(&a->lock);
+			a->stats.queries++;
+			pthread_mutex_unlock(&a->lock);
+			routes[i].get(a, req, r);
+			return;
+		}
+	if (get && serve_asset(req->path, r))
+		return;
+	fail(r, 404, "no such page");
+}
+
+int api_new(const struct api_opts *o, struct api **out)
+{
+	struct api *a = xcalloc(1, sizeof(*a));
+	int err;
+
+	pthread_mutex_init(&a->lock, NULL);
+	a->dir = xstrdup(o->store_dir);
+	a->max_raw = o->max_raw;
+	a->cache_max = o->cache_bytes;
+	a->retention_ns = o->retention_ns;
+	a->max_store = o->max_store;
+	a->dirfd = -1;
+	err = store_open(a->dir, true, &a->st);
+	if (err == -EBUSY) {
+		log_warn("store '%s' is held by another process (an agent?):"
+			 " serving it read-only, ingest is off", a->dir);
+		err = store_open(a->dir, false, &a->st);
+	} else if (!err) {
+		a->writable = true;
+	}
+	if (err)
+		goto fail;
+	a->dirfd = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (a->dirfd < 0) {
+		err = -errno;
+		log_err("cannot open '%s': %s", a->dir, strerror(errno));
+		goto fail;
+	}
+	if (!a->writable) {
+		struct stat sb;
+
+		if (!fstatat(a->dirfd, STORE_INDEX, &sb, 0)) {
+			a->index_size = sb.st_size;
+			a->index_mtime = sb.st_mtim;
+		}
+	}
+	*out = a;
+	return 0;
+fail:
+	api_free(a);
+	return err;
+}
+
+bool api_writable(const struct api *a)
+{
+	return a->writable;
+}
+
+void api_free(struct api *a)
+{
+	if (!a)
+		return;
+	store_close(a->st);
+	if (a->dirfd >= 0)
+		close(a->dirfd);
+	for (size_t i = 0; i < a->ncache; i++) {
+		free(a->cache[i].file);
+		profile_free(a->cache[i].p);
+	}
+	free(a->cache);
+	free(a->dir);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}
+
+void api_get_stats(struct api *a, struct api_stats *out)
+{
+	pthread_mutex_lock(&a->lock);
+	*out = a->stats;
+	pthread_mutex_unlock(&a->lock);
+}
