@@ -191,8 +191,8 @@ int profile_read_max(const uint8_t *data, size_t len, size_t max,
 	if (zst_is_zstd(data, len)) {
 		e = zst_decompress(data, len, max, &zraw, &len);
 		if (e == -EFBIG)
-			format_error_set(err, "zstd: the data expands past %zu MiB",
-					 max >> 20);
+			format_error_set(err, "zstd: the data expands past %zu KiB",
+					 max >> 10);
 		else if (e == -ENOMEM)
 			format_error_set(err, "zstd: out of memory");
 		else if (e)
@@ -204,8 +204,8 @@ int profile_read_max(const uint8_t *data, size_t len, size_t max,
 	if (gz_is_gzip(data, len)) {
 		e = gz_decompress(data, len, max, &raw, &len, &bad_at);
 		if (e == -EFBIG)
-			format_error_set(err, "gzip: the data expands past %zu MiB",
-					 max >> 20);
+			format_error_set(err, "gzip: the data expands past %zu KiB",
+					 max >> 10);
 		else if (e)
 			format_error_set(err, "gzip: corrupt or truncated data"
 					 " (at byte %zu)", bad_at);

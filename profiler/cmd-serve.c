@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "../lib/log.h"
 #include "../lib/parse.h"
@@ -149,6 +150,15 @@ int cmd_serve(int argc, char **argv)
 	if (optind < argc)
 		return usage_error(CMD, "unexpected argument '%s'", argv[optind]);
 	ao.max_raw = so.max_body * 8;
+	{
+		struct sockaddr_storage ss;
+		unsigned len;
+
+		if (server_parse_listen(so.listen, &ss, &len))
+			return usage_error(CMD, "cannot listen on '%s' (expected"
+					   " HOST:PORT, :PORT or [IPV6]:PORT)",
+					   so.listen);
+	}
 	if (token_file && !(token = read_token(token_file)))
 		return 1;
 	so.token = token;

@@ -306,6 +306,12 @@ int ingest_decode(const struct ingest_params *q, const uint8_t *body,
 		series_release(&ser);
 		return -EINVAL;
 	}
+	if (got == FORMAT_UNKNOWN && want != FORMAT_PPROF &&
+	    !memchr(body, 0, len < 4096 ? len : 4096)) {
+		/* Text that is not quite folded: the folded reader names the
+		 * line at fault. */
+		got = FORMAT_FOLDED;
+	}
 	if (got != FORMAT_PPROF && got != FORMAT_FOLDED) {
 		format_error_set(err, "the body is %s, not pprof or folded stacks",
 				 got ? format_name(got) : "no profile");
@@ -323,8 +329,10 @@ int ingest_decode(const struct ingest_params *q, const uint8_t *body,
 		series_release(&ser);
 		return e == -EFBIG ? -EFBIG : -EINVAL;
 	}
-	if (got == FORMAT_FOLDED && add_cpu_column(p, rate)) {
-		format_error_set(err, "folded: cannot add the cpu column");
+	/* Counts alone (folded, or pprof with samples/count only) become
+	 * CPU time at the sample rate, as the agent's windows are. */
+	if (p->nsample_types == 1 && add_cpu_column(p, rate)) {
+		format_error_set(err, "cannot add the cpu column");
 		goto bad;
 	}
 	kv[nkv++] = INGEST_SERVICE_LABEL;

@@ -282,6 +282,22 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	return answer(s, c, url, method, r);
 }
 
+/* "%00" in a path or parameter would cut it short where C strings end:
+ * such a value becomes one DEL character, which no route, name or time
+ * accepts. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	size_t n = MHD_http_unescape(s);
+
+	(void)cls;
+	(void)c;
+	if (strlen(s) != n) {
+		strcpy(s, "\x7f");
+		return 1;
+	}
+	return n;
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char buf[512];
@@ -360,6 +376,7 @@ int server_start(const struct server_opts *o, struct api *api,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout_s ? o->timeout_s : 30),
 		MHD_OPTION_NOTIFY_COMPLETED, completed, s,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
 		MHD_OPTION_END);
 	if (!s->d) {
 		int e = errno ? errno : EADDRINUSE;

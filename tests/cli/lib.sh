@@ -58,12 +58,12 @@ need_bpf() {
 # Sum of counts over the folded lines of FILE that match the ERE PATTERN.
 count_matching() {
 	awk -v pat="$2" '{ n = $NF; sub(/ [0-9]+$/, ""); if ($0 ~ pat) s += n }
-		END { print s + 0 }' "$1"
+		END { printf "%.0f\n", s }' "$1"
 }
 
 # Total count in a folded FILE.
 count_total() {
-	awk '{ s += $NF } END { print s + 0 }' "$1"
+	awk '{ s += $NF } END { printf "%.0f\n", s }' "$1"
 }
 
 # Every line of FILE is "frames count" with a positive count.
