@@ -157,7 +157,8 @@ function timeMs(s, now) {
 	return Number.isNaN(d) ? NaN : d;
 }
 
-const iso = (ms) => new Date(Math.round(ms)).toISOString();
+// RFC 3339 to the second, as the time inputs show it.
+const iso = (ms) => new Date(Math.round(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
 
 function pad2(n) {
 	return String(n).padStart(2, "0");
@@ -987,10 +988,11 @@ function drawTimeline() {
 		// A side that is one stored window has no range to show.
 		const baseWindow = state.base_window ||
 			(state.window && !state.base_query && !state.base_from && !state.base_until);
-		if (!baseWindow)
+		const same = !state.base_from && !state.base_until;
+		if (!baseWindow && !same)
 			band(timeMs(state.base_from || state.from, now), timeMs(state.base_until || state.until, now),
 				`rgba(${s},0.16)`, `rgba(${s},0.8)`);
-		if (!state.window)
+		if (!state.window && !same)
 			band(timeMs(state.from, now), timeMs(state.until, now), `rgba(${g},0.14)`, `rgba(${g},0.8)`);
 	}
 	if (drag.active) {
@@ -1032,7 +1034,9 @@ function onTimelineUp(ev) {
 		return;
 	}
 	const span = timeline.stepMs * timeline.samples.length;
-	const f = timeline.fromMs + (a / w) * span, u = timeline.fromMs + (b / w) * span;
+	// Whole seconds, at least one.
+	const f = Math.floor((timeline.fromMs + (a / w) * span) / 1000) * 1000;
+	const u = Math.max(f + 1000, Math.ceil((timeline.fromMs + (b / w) * span) / 1000) * 1000);
 	if (isDiff() && $("drag-target").value === "baseline") {
 		state.base_from = iso(f);
 		state.base_until = iso(u);
@@ -1270,8 +1274,10 @@ async function loadLabels(my) {
 	$("label-value").disabled = true;
 }
 
+// The windows of the comparison's range, newest first, for the baseline's
+// window picker.
 async function loadWindows(my) {
-	const p = new URLSearchParams({ from: "now-7d", until: "now" });
+	const p = new URLSearchParams({ from: state.from, until: state.until });
 	const r = await getJSON("/api/windows", p);
 	if (my !== seq)
 		return;
