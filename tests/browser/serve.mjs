@@ -113,19 +113,23 @@ try {
 	check("frame kinds arrive (kernel, JIT, inlined, user)",
 		kinds.map((k) => k[0]).join() === "kernel,JIT,inlined,user", JSON.stringify(kinds));
 	check("... in four different colours", new Set(kinds.map((k) => k[1])).size === 4, JSON.stringify(kinds));
-	const runBefore = await frame(page, "run");
+	const labels = await page.evaluate(() => ["other_k", "inl_fn"].map((n) => window.__smolder.frame(n).label));
+	check("labels that fit are whole, the others cut with '..'",
+		labels[0] === "other_k" && /^[a-z_]*\.\.$/.test(labels[1]), JSON.stringify(labels));
 	const canvasW = (await page.locator("#flame").boundingBox()).width;
 	await shot(page, "upload");
 
 	// ---- the downloads ----
 	const folded = await page.locator("#download-folded").getAttribute("href");
-	const fr = await page.request.get(base + folded);
+	const fr = await page.request.get(new URL(folded, page.url()).href);
 	check("the folded download is the viewed profile",
 		fr.ok() && (await fr.text()).includes("main;run;hot_a "), folded);
-	const pprof = await page.request.get(base + await page.locator("#download-pprof").getAttribute("href"));
+	const pprof = await page.request.get(new URL(await page.locator("#download-pprof").getAttribute("href"),
+		page.url()).href);
 	const pb = await pprof.body();
 	check("the pprof download is gzipped", pprof.ok() && pb[0] === 0x1f && pb[1] === 0x8b);
-	const svg = await page.request.get(base + await page.locator("#download-svg").getAttribute("href"));
+	const svg = await page.request.get(new URL(await page.locator("#download-svg").getAttribute("href"),
+		page.url()).href);
 	check("the SVG download is an SVG", svg.ok() && /<svg/.test(await svg.text()));
 
 	// ---- zoom ----
@@ -271,8 +275,8 @@ try {
 	await page.mouse.move(gx, gy);
 	check("... the tooltip says vanished", /vanished/.test(await page.locator("#tooltip").textContent()));
 	const dl = await page.locator("#download-svg").getAttribute("href");
-	const dsvg = await page.request.get(base + dl);
-	check("the diff's SVG download works", /^\/api\/diff\?/.test(dl) && /base_window=/.test(dl) &&
+	const dsvg = await page.request.get(new URL(dl, page.url()).href);
+	check("the diff's SVG download works", /^api\/diff\?/.test(dl) && /base_window=/.test(dl) &&
 		dsvg.ok() && /<svg/.test(await dsvg.text()), dl);
 	check("pprof is not offered for a diff",
 		(await page.locator("#download-pprof").getAttribute("aria-disabled")) === "true");
@@ -316,6 +320,8 @@ try {
 	const [rx, ry] = await frameCentre(page, "main");
 	await page.mouse.click(rx, ry);
 	const unzoomMs = await sm(page, () => window.__smolder.timings.lastDrawMs);
+	check("... and clicking a caller above zooms out to it",
+		(await sm(page, () => window.__smolder.zoomPath)).join(";") === "main");
 	await shot(page, "big");
 	console.log(`serve.mjs: 100k-frame profile: ${bt.frames} frames; ingest ${ingestMs} ms, ` +
 		`fetch ${bt.fetchMs.toFixed(0)} ms, JSON ${bt.parseMs.toFixed(0)} ms, ` +

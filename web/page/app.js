@@ -36,7 +36,8 @@ let done = 0;         // loads finished (whatever their outcome)
 const timings = { fetchMs: 0, parseMs: 0, buildMs: 0, drawMs: 0 };
 const view = {
 	zoom: 0,          // the frame that fills the width
-	focus: -1,        // a name picked in the table, outlined in the graph
+	focus: "",        // a function picked in the table, outlined in the graph
+	focusIdx: -1,     // ... its index in the model's names
 	hover: -1,
 	lastDrawMs: 0,
 };
@@ -617,6 +618,15 @@ function drawFlame() {
 	view.lastDrawMs = performance.now() - t0;
 }
 
+// A frame's label in `width` px: its name, cut with ".." when it does not
+// fit, or "" when not even three characters do.
+function fitLabel(s, width) {
+	const room = Math.floor((width - 2 * TEXT_PAD) / charW);
+	if (room < 3)
+		return "";
+	return s.length <= room ? s : s.slice(0, room - 2) + "..";
+}
+
 function drawFrame(ctx, m, i, px, pw, above) {
 	const y = m.depth[i] * ROW_H;
 	const fw = pw > 2 ? pw - 1 : pw;
@@ -641,16 +651,15 @@ function drawFrame(ctx, m, i, px, pw, above) {
 		ctx.lineWidth = 1;
 		ctx.strokeRect(px + 0.5, y + 0.5, fw - 1, ROW_H - 2);
 	}
-	if (view.focus >= 0 && m.name[i] === view.focus && fw > 2) {
+	if (m.name[i] === view.focusIdx && fw > 2) {
 		ctx.strokeStyle = "rgb(20,20,20)";
 		ctx.lineWidth = 2;
 		ctx.strokeRect(px + 1, y + 1, fw - 2, ROW_H - 3);
 	}
-	const room = Math.floor((fw - 2 * TEXT_PAD) / charW);
-	if (room >= 3) {
-		const s = m.names[m.name[i]];
+	const label = fitLabel(m.names[m.name[i]], fw);
+	if (label) {
 		ctx.fillStyle = searching && !hit ? "#777" : "#111";
-		ctx.fillText(s.length <= room ? s : s.slice(0, room - 2) + "..", px + TEXT_PAD, y + ROW_H / 2);
+		ctx.fillText(label, px + TEXT_PAD, y + ROW_H / 2);
 	}
 	ctx.globalAlpha = 1;
 	const k = m.hits++;
@@ -794,6 +803,7 @@ function renderTable() {
 		th.dataset.sort = k;
 		th.dataset.testid = "sort-" + k;
 		th.title = "Sort by " + label.toLowerCase();
+		th.tabIndex = 0;
 		if (k === key)
 			th.setAttribute("aria-sort", desc ? "descending" : "ascending");
 		return th;
@@ -832,7 +842,7 @@ function renderTable() {
 		const tr = document.createElement("tr");
 		const s = m.names[k];
 		tr.dataset.name = s;
-		if (k === view.focus)
+		if (k === view.focusIdx)
 			tr.className = "focused";
 		const nameTd = cell(tr, "", "name");
 		const sw = document.createElement("i");
@@ -877,13 +887,15 @@ function onTableClick(ev) {
 	const k = nameIndex(model, tr.dataset.name);
 	if (k < 0)
 		return;
-	if (view.focus === k) {
-		view.focus = -1;
+	if (view.focusIdx === k) {
+		view.focus = "";
+		view.focusIdx = -1;
 		renderTable();
 		drawFlame();
 		return;
 	}
-	view.focus = k;
+	view.focus = tr.dataset.name;
+	view.focusIdx = k;
 	renderTable();
 	zoomTo(model.best[k] >= 0 ? model.best[k] : 0, true);
 }
@@ -924,7 +936,7 @@ async function loadTimeline(my) {
 	}
 	const width = $("timeline").clientWidth || 800;
 	p.set("points", String(Math.max(10, Math.min(2000, Math.floor(width / 5)))));
-	const t = await getJSON("/api/timeline", p);
+	const t = await getJSON("api/timeline", p);
 	if (my !== seq)
 		return;
 	timeline = t;
@@ -1134,7 +1146,7 @@ function updateDownloads() {
 		}
 		const q = new URLSearchParams(p);
 		q.set("format", fmt);
-		a.href = (diff ? "/api/diff?" : "/api/profile?") + q;
+		a.href = (diff ? "api/diff?" : "api/profile?") + q;
 		a.removeAttribute("aria-disabled");
 		a.title = "";
 	};
@@ -1246,7 +1258,7 @@ function setMode(mode) {
 
 async function loadServices(my) {
 	const p = new URLSearchParams({ from: state.from, until: state.until });
-	const r = await getJSON("/api/services", p);
+	const r = await getJSON("api/services", p);
 	if (my !== seq)
 		return;
 	const svc = parseQuery(state.query).service;
@@ -1264,7 +1276,7 @@ async function loadLabels(my) {
 	const p = new URLSearchParams({ from: state.from, until: state.until });
 	if (svc)
 		p.set("query", svc);
-	const r = await getJSON("/api/labels", p);
+	const r = await getJSON("api/labels", p);
 	if (my !== seq)
 		return;
 	labels = r.labels || {};
@@ -1278,7 +1290,7 @@ async function loadLabels(my) {
 // window picker.
 async function loadWindows(my) {
 	const p = new URLSearchParams({ from: state.from, until: state.until });
-	const r = await getJSON("/api/windows", p);
+	const r = await getJSON("api/windows", p);
 	if (my !== seq)
 		return;
 	const ws = (r.windows || []).slice(-300).reverse();
@@ -1298,7 +1310,7 @@ async function loadProfile(my) {
 	const t = {};
 	const p = profileParams();
 	p.set("format", "json");
-	const r = await getJSON(isDiff() ? "/api/diff" : "/api/profile", p, t);
+	const r = await getJSON(isDiff() ? "api/diff" : "api/profile", p, t);
 	if (my !== seq)
 		return;
 	const t0 = performance.now();
@@ -1307,8 +1319,7 @@ async function loadProfile(my) {
 	model = m;
 	meta = r;
 	view.zoom = state.zoom ? findPath(m, state.zoom.split(";")) : 0;
-	if (view.focus >= m.names.length)
-		view.focus = -1;
+	view.focusIdx = view.focus ? nameIndex(m, view.focus) : -1;
 	view.hover = -1;
 	const zp = pathOf(m, view.zoom).join(";");
 	if (zp !== state.zoom) {
@@ -1401,7 +1412,7 @@ async function upload(file, target) {
 	fd.append("profile", file, file.name);
 	let r;
 	try {
-		const res = await fetch("/ingest", { method: "POST", body: fd });
+		const res = await fetch("ingest", { method: "POST", body: fd });
 		const text = await res.text();
 		try {
 			r = JSON.parse(text);
@@ -1541,6 +1552,12 @@ function bind() {
 	});
 	fl.addEventListener("click", onFlameClick);
 	$("top-table").addEventListener("click", onTableClick);
+	$("top-table").addEventListener("keydown", (ev) => {
+		if ((ev.key === "Enter" || ev.key === " ") && ev.target.closest("th")) {
+			ev.preventDefault();
+			onTableClick(ev);
+		}
+	});
 
 	const tl = $("timeline");
 	tl.addEventListener("pointerdown", onTimelineDown);
@@ -1604,7 +1621,7 @@ window.__smolder = {
 			value: m.value[i], base: m.diff ? m.base[i] : null,
 			share: m.value[i] * m.fv, baseShare: m.diff ? m.base[i] * m.fb : null,
 			status: statusOf(m, i), color: frameColor(m, i), matched: matched(m, i),
-			box,
+			box, label: box ? fitLabel(name, box.width > 2 ? box.width - 1 : box.width) : null,
 		};
 	},
 	// The flame canvas's colour at CSS pixel (x, y).
