@@ -548,7 +548,8 @@ function drawFlame() {
 	const empty = !m || m.n === 0 || !(m.w[0] > 0);
 	$("empty").hidden = !empty;
 	if (empty) {
-		$("empty").textContent = m ? "No samples in this selection." : "";
+		$("empty").textContent = m ? "No samples in this selection: pick a wider time range," +
+			" another service, or upload a profile." : "";
 		cv.width = cv.height = 0;
 		cv.style.width = cv.style.height = "0px";
 		if (m)
@@ -959,7 +960,7 @@ function drawTimeline() {
 		return;
 	const axis = 14, top = 4, h = cssH - axis - top;
 	const n = t.samples.length, span = t.stepMs * n;
-	const max = Math.max(1, ...t.samples);
+	const peak = Math.max(0, ...t.samples), max = Math.max(1, peak);
 	const bw = cssW / n;
 	ctx.fillStyle = "rgb(234,88,12)";
 	for (let i = 0; i < n; i++) {
@@ -974,7 +975,7 @@ function drawTimeline() {
 	ctx.fillStyle = "#667085";
 	ctx.font = "10px system-ui, sans-serif";
 	ctx.textBaseline = "top";
-	ctx.fillText(max.toLocaleString("en-US") + " samples", 2, 0);
+	ctx.fillText(peak ? peak.toLocaleString("en-US") + " samples" : "no samples in this range", 2, 0);
 	const ticks = Math.max(2, Math.floor(cssW / 140));
 	for (let k = 0; k <= ticks; k++) {
 		const x = (k / ticks) * cssW;
@@ -1163,6 +1164,7 @@ function syncControls() {
 	$("mode-single").setAttribute("aria-pressed", String(!diff));
 	$("mode-diff").setAttribute("aria-pressed", String(diff));
 	$("diff-panel").hidden = !diff;
+	$("upload-label").textContent = diff ? "Upload comparison…" : "Upload…";
 	$("query").value = state.query;
 	$("range").value = rangeValue();
 	$("from").value = state.from;
@@ -1361,7 +1363,7 @@ function showStatus() {
 		parts.push(`baseline ${fmtValue(m.baseTotal, m.unit)}, comparison ${fmtValue(m.total, m.unit)}`);
 	else
 		parts.push(`${fmtValue(m.total, m.unit)} ${m.type}`);
-	parts.push(`${m.n.toLocaleString("en-US")} frames`);
+	parts.push(`${m.n.toLocaleString("en-US")} frame${m.n === 1 ? "" : "s"}`);
 	if (r.unreadable)
 		parts.push(`${r.unreadable} unreadable window(s) skipped`);
 	if (r.otherTypes)
