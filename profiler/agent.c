@@ -30,7 +30,9 @@
 #include "../lib/parse.h"
 #include "../lib/strbuf.h"
 #include "../lib/xalloc.h"
+#include "../web/ingest.h"
 #include "cgroupinfo.h"
+#include "push.h"
 #include "store.h"
 
 #define MAX_FREQ 10000
@@ -50,6 +52,8 @@ void agent_config_init(struct agent_config *c)
 	c->symbol_cache = AGENT_DEFAULT_SYMBOL_CACHE;
 	c->kernel_stacks = true;
 	c->user_stacks = true;
+	c->service = xstrdup(AGENT_DEFAULT_SERVICE);
+	c->push_spool_bytes = PUSH_DEFAULT_SPOOL;
 }
 
 void agent_config_release(struct agent_config *c)
@@ -61,6 +65,9 @@ void agent_config_release(struct agent_config *c)
 	free(c->cgroups);
 	free(c->hostname);
 	free(c->status_file);
+	free(c->service);
+	free(c->push_url);
+	free(c->push_token_file);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -110,6 +117,21 @@ static void config_take(struct agent_config *dst,
 		free(dst->hostname);
 		dst->hostname = src->hostname ? xstrdup(src->hostname) : NULL;
 	}
+	if (keys & AK_SERVICE) {
+		free(dst->service);
+		dst->service = xstrdup(src->service);
+	}
+	if (keys & AK_PUSH) {
+		free(dst->push_url);
+		dst->push_url = src->push_url ? xstrdup(src->push_url) : NULL;
+	}
+	if (keys & AK_PUSH_TOKEN) {
+		free(dst->push_token_file);
+		dst->push_token_file = src->push_token_file ?
+			xstrdup(src->push_token_file) : NULL;
+	}
+	if (keys & AK_PUSH_SPOOL)
+		dst->push_spool_bytes = src->push_spool_bytes;
 }
 
 static int parse_bool(const char *v, bool *out)
@@ -297,6 +319,49 @@ int agent_config_set(struct agent_config *c, const char *key,
 		free(c->hostname);
 		c->hostname = xstrdup(v);
 		*set = AK_HOSTNAME;
+	} else if (!strcmp(key, "service")) {
+		struct series ser;
+		struct format_error fe;
+
+		if (series_parse(v, false, &ser, &fe) || ser.nlabels ||
+		    strcmp(ser.service, v)) {
+			snprintf(err, errlen, "invalid service name '%s'"
+				 " (printable, without {}=,\")", v);
+			series_release(&ser);
+			return -EINVAL;
+		}
+		series_release(&ser);
+		free(c->service);
+		c->service = xstrdup(v);
+		*set = AK_SERVICE;
+	} else if (!strcmp(key, "push")) {
+		free(c->push_url);
+		c->push_url = NULL;
+		if (*v && strcmp(v, "none")) {
+			if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) {
+				snprintf(err, errlen, "invalid push URL '%s'"
+					 " (http:// or https://, or none)", v);
+				return -EINVAL;
+			}
+			c->push_url = xstrdup(v);
+		}
+		*set = AK_PUSH;
+	} else if (!strcmp(key, "push-token-file")) {
+		if (!*v)
+			goto bad;
+		free(c->push_token_file);
+		c->push_token_file = xstrdup(v);
+		*set = AK_PUSH_TOKEN;
+	} else if (!strcmp(key, "push-spool-size")) {
+		uint64_t b;
+
+		if (parse_size(v, &b) || b < (64u << 10)) {
+			snprintf(err, errlen, "invalid push-spool-size '%s'"
+				 " (expected at least 64K, such as 256M)", v);
+			return -EINVAL;
+		}
+		c->push_spool_bytes = b;
+		*set = AK_PUSH_SPOOL;
 	} else {
 		snprintf(err, errlen, "unknown key '%s'", key);
 		return -EINVAL;
@@ -518,6 +583,7 @@ struct agent {
 	char host[256];
 
 	struct store *store;
+	struct pusher *push;
 	struct session s;
 	bool running;
 	struct labeler lb;
@@ -614,6 +680,30 @@ static void write_status(struct agent *a)
 		json_object_set_new(u, "tables_evicted", json_integer((json_int_t)a->unw.evicted));
 		json_object_set_new(o, "unwind", u);
 	}
+	json_object_set_new(o, "service", json_string(a->cfg.service));
+	if (a->push) {
+		struct push_stats ps;
+		json_t *u = json_object();
+
+		pusher_stats(a->push, &ps);
+		json_object_set_new(u, "url", json_string(a->cfg.push_url));
+		json_object_set_new(u, "windows_sent", json_integer((json_int_t)ps.sent));
+		json_object_set_new(u, "uploads", json_integer((json_int_t)ps.parts));
+		json_object_set_new(u, "attempts_failed",
+				    json_integer((json_int_t)ps.attempts_failed));
+		json_object_set_new(u, "windows_refused", json_integer((json_int_t)ps.refused));
+		json_object_set_new(u, "windows_dropped_spool_full",
+				    json_integer((json_int_t)ps.dropped_spool_full));
+		json_object_set_new(u, "windows_dropped_unreadable",
+				    json_integer((json_int_t)ps.dropped_unreadable));
+		json_object_set_new(u, "windows_older_than_an_hour",
+				    json_integer((json_int_t)ps.too_old));
+		json_object_set_new(u, "spool_windows", json_integer((json_int_t)ps.spool_windows));
+		json_object_set_new(u, "spool_bytes", json_integer((json_int_t)ps.spool_bytes));
+		json_object_set_new(u, "last_success", json_integer((json_int_t)ps.last_success_ns));
+		json_object_set_new(u, "last_error", json_string(ps.last_error));
+		json_object_set_new(o, "push", u);
+	}
 	json_object_set_new(o, "sessions", json_integer((json_int_t)a->st.sessions));
 	json_object_set_new(o, "reloads", json_integer((json_int_t)a->st.reloads));
 	text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -692,7 +782,12 @@ static void cut_window(struct agent *a)
 	a->st.no_process += bs.no_process;
 
 	if (!err) {
-		err = store_write(a->store, p, a->window_start_ns, end_ns, NULL);
+		const char *kv[] = { INGEST_SERVICE_LABEL, a->cfg.service };
+
+		profile_set_labels(p, kv, 1);
+		if (a->push)
+			pusher_enqueue(a->push, p, a->window_start_ns, end_ns);
+		err = store_write(a->store, p, a->window_start_ns, end_ns, 0, NULL);
 		if (err == -ENOSPC || err == -EDQUOT) {
 			a->st.disk_full++;
 			log_warn("the disk is full: window dropped (%" PRIu64
@@ -851,9 +946,63 @@ static bool sampling_changed(const struct agent_config *x,
 	return false;
 }
 
+/* Start sending windows when configured. 0 or -errno (logged). */
+static int start_push(struct agent *a)
+{
+	struct push_opts po = { .url = a->cfg.push_url,
+				.spool_max = a->cfg.push_spool_bytes };
+	char spool[PATH_MAX], series[600], *token = NULL;
+	int err;
+
+	if (!a->cfg.push_url)
+		return 0;
+	if (a->cfg.push_token_file) {
+		FILE *f = fopen(a->cfg.push_token_file, "re");
+		char buf[4096] = "";
+		size_t n;
+
+		if (!f || !fgets(buf, sizeof(buf), f)) {
+			log_err("cannot read push token file '%s': %s",
+				a->cfg.push_token_file,
+				f ? "it is empty" : strerror(errno));
+			if (f)
+				fclose(f);
+			return -EINVAL;
+		}
+		fclose(f);
+		n = strlen(buf);
+		while (n && strchr("\r\n \t", buf[n - 1]))
+			buf[--n] = '\0';
+		token = xstrdup(buf);
+	}
+	snprintf(spool, sizeof(spool), "%s/" PUSH_SPOOL_DIR, a->cfg.store);
+	snprintf(series, sizeof(series), "%s{host=\"%s\"}", a->cfg.service,
+		 a->host);
+	po.token = token;
+	po.spool_dir = spool;
+	po.series = series;
+	err = pusher_new(&po, &a->push);
+	free(token);
+	if (!err)
+		log_info("pushing windows to %s as %s", a->cfg.push_url, series);
+	return err;
+}
+
+static bool push_changed(const struct agent_config *x,
+			 const struct agent_config *y)
+{
+	return !!x->push_url != !!y->push_url ||
+	       (x->push_url && strcmp(x->push_url, y->push_url)) ||
+	       !!x->push_token_file != !!y->push_token_file ||
+	       (x->push_token_file &&
+		strcmp(x->push_token_file, y->push_token_file)) ||
+	       x->push_spool_bytes != y->push_spool_bytes ||
+	       strcmp(x->service, y->service);
+}
+
 static void reload(struct agent *a)
 {
-	struct agent_config next;
+	struct agent_config next, pushed;
 
 	a->st.reloads++;
 	if (!a->config_path) {
@@ -872,6 +1021,8 @@ static void reload(struct agent *a)
 		log_warn("the store cannot change while running (restart the"
 			 " agent); still writing to '%s'", a->cfg.store);
 	config_take(&next, &a->cfg, AK_STORE);
+	agent_config_init(&pushed);
+	config_take(&pushed, &a->cfg, ~0u);
 	if (sampling_changed(&next, &a->cfg)) {
 		struct agent_config old = a->cfg;
 
@@ -882,6 +1033,7 @@ static void reload(struct agent *a)
 				 " to the previous ones");
 			a->cfg = old;
 			agent_config_release(&next);
+			agent_config_release(&pushed);
 			if (start_session(a))
 				log_err("cannot sample any more");
 			return;
@@ -891,6 +1043,14 @@ static void reload(struct agent *a)
 		agent_config_release(&a->cfg);
 		a->cfg = next;
 	}
+	if (push_changed(&a->cfg, &pushed)) {
+		pusher_free(a->push);
+		a->push = NULL;
+		if (start_push(a))
+			log_warn("windows are not pushed until the push settings"
+				 " work");
+	}
+	agent_config_release(&pushed);
 	if (arm_timer(a))
 		log_warn("cannot set the window timer: %s", strerror(errno));
 	log_info("config '%s' read: %u Hz, %g s windows", a->config_path,
@@ -973,6 +1133,9 @@ int agent_run(const struct agent_config *flags, unsigned flags_set,
 	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 3 };
 	epoll_ctl(a->epfd, EPOLL_CTL_ADD, a->timerfd, &ev);
 
+	/* After the signal mask: the push thread inherits it. */
+	if ((err = start_push(a)))
+		goto out;
 	if ((err = start_session(a)))
 		goto out;
 	if ((err = arm_timer(a))) {
@@ -1024,6 +1187,12 @@ int agent_run(const struct agent_config *flags, unsigned flags_set,
 		}
 	}
 	stop_session(a);
+	/* A moment for the last window to go out; what does not stays in
+	 * the spool for the next start. */
+	if (a->push && !pusher_flush(a->push, 3000))
+		log_info("push: windows left in the spool are sent at the next"
+			 " start");
+	write_status(a);
 	log_info("stopped: %" PRIu64 " windows written, %" PRIu64
 		 " dropped, %" PRIu64 " samples", a->st.windows_written,
 		 a->st.windows_dropped, a->st.samples);
@@ -1031,6 +1200,7 @@ int agent_run(const struct agent_config *flags, unsigned flags_set,
 out:
 	if (a->running)
 		session_close(&a->s);
+	pusher_free(a->push);
 	labeler_release(&a->lb);
 	store_close(a->store);
 	if (a->epfd >= 0)

@@ -43,6 +43,10 @@ struct agent_config {
 	bool kernel_stacks, user_stacks;
 	char *hostname;              /* the "host" label; NULL: gethostname */
 	char *status_file;           /* NULL: <store>/status.json */
+	char *service;               /* the "service_name" label */
+	char *push_url;              /* also send windows here; NULL: no */
+	char *push_token_file;       /* NULL: no token */
+	uint64_t push_spool_bytes;   /* cap of the push spool */
 };
 
 /* Which keys were set (by a flag, which then wins over the file). */
@@ -60,7 +64,13 @@ enum agent_key {
 	AK_HOSTNAME = 1 << 10,
 	AK_UNWIND_ROWS = 1 << 11,
 	AK_SYMBOL_CACHE = 1 << 12,
+	AK_SERVICE = 1 << 13,
+	AK_PUSH = 1 << 14,
+	AK_PUSH_TOKEN = 1 << 15,
+	AK_PUSH_SPOOL = 1 << 16,
 };
+
+#define AGENT_DEFAULT_SERVICE "smolder"
 
 /* Defaults in every field. */
 void agent_config_init(struct agent_config *c);
@@ -68,7 +78,8 @@ void agent_config_release(struct agent_config *c);
 /*
  * Set one key (a long option's name without "--": "window", "freq",
  * "retention", "max-store-size", "pid", "cgroup", "unwind", "kernel",
- * "user", "store", "hostname", "max-unwind-rows", "max-symbol-cache")
+ * "user", "store", "hostname", "max-unwind-rows", "max-symbol-cache",
+ * "service", "push", "push-token-file", "push-spool-size")
  * from its text. Returns 0, or -EINVAL with
  * a message naming the problem in errbuf. *set gets the key's bit.
  */

@@ -47,11 +47,23 @@ static const char usage[] =
 	"      --no-kernel        leave out kernel stacks\n"
 	"      --no-user          leave out user stacks\n"
 	"      --hostname NAME    the host label (default: the host name)\n"
+	"      --service NAME     the service_name label (default " AGENT_DEFAULT_SERVICE ")\n"
+	"      --push URL         also send every window to this Pyroscope-\n"
+	"                         compatible server (smolder serve, Grafana\n"
+	"                         Pyroscope) as SERVICE{host=HOST}; windows\n"
+	"                         wait in a spool under the store while it is\n"
+	"                         down, and go oldest first when it is back\n"
+	"      --push-token-file FILE  send 'Authorization: Bearer' with the\n"
+	"                         token in FILE\n"
+	"      --push-spool-size SIZE  cap of that spool (default 256M); past\n"
+	"                         it the oldest windows are dropped, and counted\n"
 	"  -c, --config FILE      read settings from FILE: one \"key = value\"\n"
 	"                         per line, keys as the long options above\n"
 	"                         (store, window, freq, retention, max-store-size,\n"
 	"                         pid, cgroup, unwind, max-unwind-rows,\n"
-	"                         max-symbol-cache, kernel, user, hostname);\n"
+	"                         max-symbol-cache, kernel, user, hostname,\n"
+	"                         service, push, push-token-file,\n"
+	"                         push-spool-size);\n"
 	"                         options given here win over the file\n"
 	"      --status           show the running agent's status and exit\n"
 	"  -v, --verbose          say more (-vv: debug)\n"
@@ -72,6 +84,10 @@ enum {
 	OPT_STATUS,
 	OPT_UNWIND_ROWS,
 	OPT_SYMBOL_CACHE,
+	OPT_SERVICE,
+	OPT_PUSH,
+	OPT_PUSH_TOKEN,
+	OPT_PUSH_SPOOL,
 };
 
 static const struct option long_opts[] = {
@@ -88,6 +104,10 @@ static const struct option long_opts[] = {
 	{ "no-kernel", no_argument, NULL, OPT_NO_KERNEL },
 	{ "no-user", no_argument, NULL, OPT_NO_USER },
 	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
+	{ "service", required_argument, NULL, OPT_SERVICE },
+	{ "push", required_argument, NULL, OPT_PUSH },
+	{ "push-token-file", required_argument, NULL, OPT_PUSH_TOKEN },
+	{ "push-spool-size", required_argument, NULL, OPT_PUSH_SPOOL },
 	{ "config", required_argument, NULL, 'c' },
 	{ "status", no_argument, NULL, OPT_STATUS },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -124,6 +144,10 @@ int cmd_agent(int argc, char **argv)
 		case OPT_UNWIND_ROWS: key = "max-unwind-rows"; break;
 		case OPT_SYMBOL_CACHE: key = "max-symbol-cache"; break;
 		case OPT_HOSTNAME: key = "hostname"; break;
+		case OPT_SERVICE: key = "service"; break;
+		case OPT_PUSH: key = "push"; break;
+		case OPT_PUSH_TOKEN: key = "push-token-file"; break;
+		case OPT_PUSH_SPOOL: key = "push-spool-size"; break;
 		case OPT_NO_KERNEL: key = "kernel"; val = "no"; break;
 		case OPT_NO_USER: key = "user"; val = "no"; break;
 		case 'c':

@@ -174,6 +174,12 @@ static char *entry_json(const struct store_entry *e)
 			    json_integer((json_int_t)e->raw_bytes));
 	json_object_set_new(o, "samples", json_integer((json_int_t)e->samples));
 	json_object_set_new(o, "labels", labels);
+	if (e->digest) {
+		char hex[20];
+
+		snprintf(hex, sizeof(hex), "%016" PRIx64, e->digest);
+		json_object_set_new(o, "digest", json_string(hex));
+	}
 	s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(o);
 	if (!s)
@@ -208,6 +214,9 @@ static bool entry_from_json(const char *line, size_t len,
 	e->raw_bytes =
 		(uint64_t)json_integer_value(json_object_get(o, "raw_bytes"));
 	e->samples = (uint64_t)json_integer_value(json_object_get(o, "samples"));
+	v = json_object_get(o, "digest");
+	if (json_is_string(v))
+		e->digest = strtoull(json_string_value(v), NULL, 16);
 	e->labels = xcalloc(json_array_size(labels) + 1, sizeof(char *));
 	json_array_foreach(labels, i, v) {
 		if (json_is_string(v))
@@ -614,7 +623,7 @@ static int append_index(struct store *st, const char *line)
 }
 
 int store_write(struct store *st, const struct profile *p, int64_t start_ns,
-		int64_t end_ns, char *name_out)
+		int64_t end_ns, uint64_t digest, char *name_out)
 {
 	struct store_entry e = { 0 };
 	uint8_t *raw = NULL, *z = NULL;
@@ -645,6 +654,7 @@ int store_write(struct store *st, const struct profile *p, int64_t start_ns,
 	if (name_out)
 		snprintf(name_out, STORE_NAME_MAX, "%s", name);
 	e.file = xstrdup(name);
+	e.digest = digest;
 	e.start_ns = start_ns;
 	e.end_ns = end_ns;
 	e.bytes = z_len;
@@ -668,6 +678,15 @@ int store_read(const struct store *st, const struct store_entry *e,
 	       struct profile **out, struct format_error *err)
 {
 	return read_profile_at(st->dirfd, e->file, out, err, NULL);
+}
+
+const struct store_entry *store_find_digest(const struct store *st,
+					   uint64_t digest)
+{
+	for (size_t i = st->n; digest && i-- > 0;)
+		if (st->ents[i].digest == digest)
+			return &st->ents[i];
+	return NULL;
 }
 
 int store_read_at(int dirfd, const char *file, struct profile **out,

@@ -44,6 +44,7 @@ struct store_entry {
 	uint64_t bytes;     /* size of the file */
 	uint64_t raw_bytes; /* size of the uncompressed pprof */
 	uint64_t samples;   /* sum of the samples/count column */
+	uint64_t digest;    /* what the writer said identifies the upload; 0 */
 	char **labels;      /* sorted "key=value" of the indexed labels */
 	size_t nlabels;
 };
@@ -80,12 +81,18 @@ void store_repair_stats(const struct store *st, struct store_repair *out);
 
 /*
  * Write profile `p` as the window [start_ns, end_ns), atomically, and
- * index it; `name` (NULL, or STORE_NAME_MAX bytes) gets its file name.
+ * index it with `digest` (0: none; see store_find_digest); `name` (NULL,
+ * or STORE_NAME_MAX bytes) gets its file name.
  * Returns 0, or a negative errno after logging (-ENOSPC: the disk is
  * full; nothing of the window is left behind).
  */
 int store_write(struct store *st, const struct profile *p, int64_t start_ns,
-		int64_t end_ns, char *name);
+		int64_t end_ns, uint64_t digest, char *name);
+
+/* The newest entry indexed with `digest` (not 0), or NULL: how a server
+ * knows an upload it has already stored. Borrowed like store_get. */
+const struct store_entry *store_find_digest(const struct store *st,
+					    uint64_t digest);
 
 /* Read an entry's profile. 0, or a negative errno with err set. */
 int store_read(const struct store *st, const struct store_entry *e,

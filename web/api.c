@@ -790,7 +790,8 @@ static void post_ingest(struct api *a, const struct api_request *req,
 	char name[STORE_NAME_MAX];
 	int64_t now = now_of(req);
 	struct strbuf sb = STRBUF_INIT;
-	uint64_t samples;
+	const struct store_entry *dup;
+	uint64_t samples, digest;
 	int e;
 
 	if (!a->writable) {
@@ -812,8 +813,37 @@ static void post_ingest(struct api *a, const struct api_request *req,
 		samples = (uint64_t)profile_total(
 			res.p, c >= 0 ? c : profile_value_index(res.p, -1));
 	}
+	/* A retry of an upload already stored (its answer was lost) is
+	 * taken again, and stored once. Only uploads that say their time:
+	 * without it, the same profile twice is two moments. */
+	digest = 0;
+	if (q.from && q.until) {
+		static const char *const keys[] = { "name", "from", "until",
+						    "format", "sampleRate" };
+
+		digest = hash_bytes(req->body, req->len);
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			const char *v = param(req, keys[i]);
+
+			digest = hash_combine(digest, v ? hash_str(v) : 0);
+		}
+		digest |= 1;
+	}
 	pthread_mutex_lock(&a->lock);
-	e = store_write(a->st, res.p, res.start_ns, res.end_ns, name);
+	dup = digest ? store_find_digest(a->st, digest) : NULL;
+	if (dup) {
+		snprintf(name, sizeof(name), "%s", dup->file);
+		a->stats.ingest_duplicates++;
+		pthread_mutex_unlock(&a->lock);
+		profile_free(res.p);
+		strbuf_adds(&sb, "{\"window\":");
+		json_add_str(&sb, name);
+		strbuf_addf(&sb, ",\"duplicate\":true,\"samples\":%" PRIu64 "}\n",
+			    samples);
+		respond_json(r, 200, &sb);
+		return;
+	}
+	e = store_write(a->st, res.p, res.start_ns, res.end_ns, digest, name);
 	if (!e) {
 		a->stats.ingested++;
 		a->stats.ingest_bytes += req->len;

@@ -7,7 +7,10 @@
  * writes one store (profiler/store.h), the agent's format:
  *
  *   POST /ingest                 Pyroscope-compatible ingest (ingest.h);
- *                                answers {"window": FILE, "samples": N}
+ *                                answers {"window": FILE, "samples": N};
+ *                                the same upload again (same body, name,
+ *                                times) is answered as stored, and not
+ *                                stored twice (a client's retry)
  *   GET  /api/services           services seen in [from, until)
  *   GET  /api/labels             label names and their values
  *   GET  /api/profile            the merged profile of a selection,
@@ -82,7 +85,8 @@ void api_response_release(struct api_response *resp);
 
 /* Counters, for the server's own status line. */
 struct api_stats {
-	uint64_t ingested, ingest_rejected, ingest_bytes, queries;
+	uint64_t ingested, ingest_rejected, ingest_duplicates, ingest_bytes;
+	uint64_t queries;
 	uint64_t cache_hits, cache_misses, windows_unreadable;
 };
 void api_get_stats(struct api *a, struct api_stats *out);

@@ -66,6 +66,18 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 	return size * nmemb;
 }
 
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	volatile int *abort = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return abort && *abort;
+}
+
 /* "http://h:4100" -> "http://h:4100/ingest"; an /ingest URL as it is. */
 static void ingest_url(struct strbuf *sb, const char *url)
 {
@@ -140,6 +152,11 @@ static int send_one(CURL *c, const struct client_opts *o, const char *name,
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "smolder/" SMOLDER_VERSION);
+	if (o->abort) {
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)o->abort);
+	}
 	cc = curl_easy_perform(c);
 	if (cc != CURLE_OK) {
 		res->status = 0;

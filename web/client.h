@@ -25,6 +25,7 @@ struct client_opts {
 	const char *token;   /* "Authorization: Bearer"; NULL: none */
 	unsigned timeout_s;  /* whole request; 0: 30 */
 	unsigned skip;       /* parts accepted by an earlier try: not sent */
+	volatile int *abort; /* set (by another thread) to give up; NULL */
 };
 
 struct client_result {

@@ -78,6 +78,69 @@ awk_true() {
 	awk "$@" "BEGIN { exit !($expr) }"
 }
 
+# ---- the agent (t-agent, t-push) ----
+
+# Start the agent with ARGS in the background, logging to $T/$1.log; its
+# pid is in $AGENT. Waits until it samples.
+start_agent() {
+	log=$1; shift
+	"$SMOLDER" agent "$@" 2>"$T/$log.log" &
+	AGENT=$!
+	BG_PIDS="$BG_PIDS $AGENT"
+	tries=0
+	while ! grep -q "sampling" "$T/$log.log" 2>/dev/null; do
+		tries=$((tries + 1))
+		[ $tries -gt 300 ] && break
+		kill -0 "$AGENT" 2>/dev/null || break
+		sleep 0.1
+	done
+}
+
+# Stop it with SIGTERM; its exit status is in $AGENT_RC (and its log is
+# shown when that is not 0).
+stop_agent() {
+	kill -TERM "$AGENT"
+	wait "$AGENT"
+	AGENT_RC=$?
+	if [ "$AGENT_RC" -ne 0 ]; then
+		echo "  (agent exited $AGENT_RC; its log:)"
+		tail -30 "$T/$log.log"
+	fi
+}
+
+# Print a field of a store's status.json ("a.b" for nested).
+status_field() {
+	python3 -c 'import json,sys
+d = json.load(open(sys.argv[1] + "/status.json"))
+for k in sys.argv[2].split("."): d = d[k]
+print(d)' "$1" "$2"
+}
+
+# index_eval STORE EXPR: a python expression over the store's index
+# entries `w` (sorted by start: file, start, end, bytes, samples, labels),
+# printed; index_check: the same, which must hold.
+index_eval() {
+	python3 -c 'import json,sys
+w = sorted((json.loads(l) for l in open(sys.argv[1] + "/index") if l.strip()),
+           key=lambda e: e["start"])
+print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+index_check() {
+	[ "$(index_eval "$1" "bool($2)")" = True ]
+}
+
+# Wait up to 10 s for COMMAND to succeed (the agent answers a signal after
+# writing its window, slower under the sanitizers).
+wait_for() {
+	n=0
+	until "$@" 2>/dev/null; do
+		n=$((n + 1))
+		[ $n -gt 100 ] && return 1
+		sleep 0.1
+	done
+}
+
 finish() {
 	echo "$NAME: $passes passed, $fails failed"
 	[ "$fails" -eq 0 ]

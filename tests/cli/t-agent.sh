@@ -8,71 +8,8 @@ NCPU=$(nproc)
 SAN=0
 case "$SMOLDER" in *-san) SAN=1 ;; esac
 
-# Start the agent with ARGS in the background, logging to $T/$1.log; its
-# pid is in $AGENT. Waits until it samples.
-start_agent() {
-	log=$1; shift
-	"$SMOLDER" agent "$@" 2>"$T/$log.log" &
-	AGENT=$!
-	BG_PIDS="$BG_PIDS $AGENT"
-	tries=0
-	while ! grep -q "sampling" "$T/$log.log" 2>/dev/null; do
-		tries=$((tries + 1))
-		[ $tries -gt 300 ] && break
-		kill -0 "$AGENT" 2>/dev/null || break
-		sleep 0.1
-	done
-}
-
-# Stop it with SIGTERM; its exit status is in $AGENT_RC (and its log is
-# shown when that is not 0).
-stop_agent() {
-	kill -TERM "$AGENT"
-	wait "$AGENT"
-	AGENT_RC=$?
-	if [ "$AGENT_RC" -ne 0 ]; then
-		echo "  (agent exited $AGENT_RC; its log:)"
-		tail -30 "$T/$log.log"
-	fi
-}
-
-# Print a field of a store's status.json ("a.b" for nested).
-status_field() {
-	python3 -c 'import json,sys
-d = json.load(open(sys.argv[1] + "/status.json"))
-for k in sys.argv[2].split("."): d = d[k]
-print(d)' "$1" "$2"
-}
-
-# index_check STORE EXPR: a python expression over the index entries `w`
-# (sorted by start: file, start, end, bytes, samples, labels) must hold.
-index_check() {
-	python3 -c 'import json,sys
-w = sorted((json.loads(l) for l in open(sys.argv[1] + "/index") if l.strip()),
-           key=lambda e: e["start"])
-ok = eval(sys.argv[2])
-sys.exit(0 if ok else 1)' "$1" "$2"
-}
-
-index_eval() {
-	python3 -c 'import json,sys
-w = sorted((json.loads(l) for l in open(sys.argv[1] + "/index") if l.strip()),
-           key=lambda e: e["start"])
-print(eval(sys.argv[2]))' "$1" "$2"
-}
-
 spin() { bg "$W/deep" 8 "$1"; }
 
-# Wait up to 10 s for COMMAND to succeed (the agent answers a signal after
-# writing its window, slower under the sanitizers).
-wait_for() {
-	n=0
-	until "$@" 2>/dev/null; do
-		n=$((n + 1))
-		[ $n -gt 100 ] && return 1
-		sleep 0.1
-	done
-}
 
 # ---- windows on a busy host: every sample in exactly one window ----
 S="$T/busy"
