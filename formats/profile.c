@@ -506,9 +506,11 @@ static void merge_time(struct profile *dst, const struct profile *src)
 
 static int merge_some(struct profile *dst, const struct profile *src,
 		      const struct profile_label_filter *filters,
-		      size_t nfilters, size_t first, size_t end,
-		      uint64_t *merged_samples)
+		      size_t nfilters, const char *const *keep_labels,
+		      size_t first, size_t end, uint64_t *merged_samples)
 {
+	/* Per src string: 0 not looked at, 1 a label key kept, 2 dropped. */
+	uint8_t *keep = keep_labels ? xcalloc(src->nstrings + 1, 1) : NULL;
 	struct merge m = { .dst = dst, .src = src };
 	struct merge_filter *mf;
 	uint64_t added = 0;
@@ -523,7 +525,7 @@ static int merge_some(struct profile *dst, const struct profile *src,
 	mf = xcalloc(nfilters, sizeof(*mf));
 	for (size_t i = 0; i < nfilters; i++)
 		merge_filter_init(&mf[i], src, &filters[i]);
-	if (!nfilters && first == 0 && end == src->nsamples) {
+	if (!nfilters && !keep_labels && first == 0 && end == src->nsamples) {
 		/* Everything, in src's order: into a new profile, a copy. */
 		for (size_t i = 1; i < src->nstrings; i++)
 			merge_string(&m, (int64_t)i);
@@ -538,6 +540,7 @@ static int merge_some(struct profile *dst, const struct profile *src,
 
 	for (size_t i = first; i < end; i++) {
 		const struct profile_sample *s = &src->samples[i];
+		uint32_t nl;
 
 		if (!merge_filters_match(s, mf, nfilters))
 			continue;
@@ -545,10 +548,25 @@ static int merge_some(struct profile *dst, const struct profile *src,
 		ALLOC_GROW(m.labels, s->nlabels, m.labels_alloc);
 		for (uint32_t j = 0; j < s->nlocations; j++)
 			m.stack[j] = merge_location(&m, s->location_ids[j]);
+		nl = 0;
 		for (uint32_t j = 0; j < s->nlabels; j++) {
 			const struct profile_label *l = &s->labels[j];
 
-			m.labels[j] = (struct profile_label){
+			if (keep) {
+				int64_t k = l->key;
+
+				if (k < 0 || (size_t)k >= src->nstrings)
+					continue;
+				if (!keep[k]) {
+					keep[k] = 2;
+					for (size_t x = 0; keep_labels[x]; x++)
+						if (!strcmp(keep_labels[x], src->strings[k]))
+							keep[k] = 1;
+				}
+				if (keep[k] != 1)
+					continue;
+			}
+			m.labels[nl++] = (struct profile_label){
 				.key = merge_string(&m, l->key),
 				.str = merge_string(&m, l->str),
 				.num = l->num,
@@ -556,12 +574,13 @@ static int merge_some(struct profile *dst, const struct profile *src,
 			};
 		}
 		profile_add_sample(dst, m.stack, s->nlocations, s->values,
-				   m.labels, s->nlabels);
+				   m.labels, nl);
 		added++;
 	}
 	merge_time(dst, src);
 
 	free(mf);
+	free(keep);
 	free(m.strs);
 	free(m.funcs);
 	free(m.maps);
@@ -578,8 +597,17 @@ int profile_merge(struct profile *dst, const struct profile *src,
 		  const struct profile_label_filter *filters, size_t nfilters,
 		  uint64_t *merged_samples)
 {
-	return merge_some(dst, src, filters, nfilters, 0, src->nsamples,
+	return merge_some(dst, src, filters, nfilters, NULL, 0, src->nsamples,
 			  merged_samples);
+}
+
+int profile_merge_keep(struct profile *dst, const struct profile *src,
+		       const struct profile_label_filter *filters,
+		       size_t nfilters, const char *const *keep_labels,
+		       uint64_t *merged_samples)
+{
+	return merge_some(dst, src, filters, nfilters, keep_labels, 0,
+			  src->nsamples, merged_samples);
 }
 
 int profile_merge_range(struct profile *dst, const struct profile *src,
@@ -587,7 +615,7 @@ int profile_merge_range(struct profile *dst, const struct profile *src,
 {
 	if (first > src->nsamples || count > src->nsamples - first)
 		return -EINVAL;
-	return merge_some(dst, src, NULL, 0, first, first + count, NULL);
+	return merge_some(dst, src, NULL, 0, NULL, first, first + count, NULL);
 }
 
 static int cmp_label_key(const void *a, const void *b, void *arg)

@@ -237,6 +237,14 @@ int profile_merge(struct profile *dst, const struct profile *src,
 		  const struct profile_label_filter *filters, size_t nfilters,
 		  uint64_t *merged_samples);
 
+/* profile_merge, keeping on the merged samples only the labels whose
+ * keys are in the NULL-terminated `keep_labels` (none when it is empty):
+ * samples that differed only in the others become one. */
+int profile_merge_keep(struct profile *dst, const struct profile *src,
+		       const struct profile_label_filter *filters,
+		       size_t nfilters, const char *const *keep_labels,
+		       uint64_t *merged_samples);
+
 /* Merge samples [first, first + count) of src, with only what they use.
  * 0 or -EINVAL (a range out of bounds, or sample types that differ). */
 int profile_merge_range(struct profile *dst, const struct profile *src,

@@ -291,28 +291,78 @@ static void cache_evict(struct api *a)
 	}
 }
 
+/* A cached profile under `key` (shared: release with window_put), or
+ * NULL. Called with the lock held. */
+static struct profile *cache_find(struct api *a, const char *key,
+				  uint64_t bytes)
+{
+	for (size_t i = 0; i < a->ncache; i++) {
+		struct cached *c = &a->cache[i];
+
+		if (c->bytes == bytes && !strcmp(c->file, key)) {
+			c->refs++;
+			c->tick = ++a->tick;
+			return c->p;
+		}
+	}
+	return NULL;
+}
+
+/* Keep `p` under `key` (taking it) and return the shared copy: `p`, or
+ * the one another thread put there meanwhile (then `p` is freed). */
+static struct profile *cache_add(struct api *a, const char *key,
+				 uint64_t bytes, struct profile *p,
+				 uint64_t cost)
+{
+	struct profile *had;
+	struct cached *c;
+
+	pthread_mutex_lock(&a->lock);
+	if ((had = cache_find(a, key, bytes))) {
+		pthread_mutex_unlock(&a->lock);
+		profile_free(p);
+		return had;
+	}
+	ALLOC_GROW(a->cache, a->ncache + 1, a->cache_alloc);
+	c = &a->cache[a->ncache++];
+	c->file = xstrdup(key);
+	c->bytes = bytes;
+	c->p = p;
+	c->cost = cost;
+	c->tick = ++a->tick;
+	c->refs = 1;
+	a->cache_bytes += c->cost;
+	pthread_mutex_unlock(&a->lock);
+	return p;
+}
+
+/* What a decoded profile takes in memory, about. */
+static uint64_t profile_cost(const struct profile *p)
+{
+	uint64_t c = p->nsamples * (64 + 8 * 24) + p->nlocations * 64 +
+		     p->nfunctions * 48 + p->nstrings * 48;
+
+	for (size_t i = 0; i < p->nsamples; i++)
+		c += p->samples[i].nlocations * 8 + p->samples[i].nlabels * 32;
+	return c;
+}
+
 /* The decoded window (shared: release with window_put), or NULL when it
  * cannot be read (gone since it was selected, or damaged). */
 static struct profile *window_get(struct api *a, const struct sel_entry *e)
 {
 	struct profile *p = NULL;
 	struct format_error err;
-	struct cached *c;
 
 	pthread_mutex_lock(&a->lock);
-	for (size_t i = 0; i < a->ncache; i++) {
-		c = &a->cache[i];
-		if (c->bytes == e->bytes && !strcmp(c->file, e->file)) {
-			c->refs++;
-			c->tick = ++a->tick;
-			a->stats.cache_hits++;
-			pthread_mutex_unlock(&a->lock);
-			return c->p;
-		}
-	}
-	a->stats.cache_misses++;
+	p = cache_find(a, e->file, e->bytes);
+	if (p)
+		a->stats.cache_hits++;
+	else
+		a->stats.cache_misses++;
 	pthread_mutex_unlock(&a->lock);
-
+	if (p)
+		return p;
 	if (store_read_at(a->dirfd, e->file, &p, &err)) {
 		log_warn("window '%s': %s", e->file, err.msg);
 		pthread_mutex_lock(&a->lock);
@@ -320,19 +370,7 @@ static struct profile *window_get(struct api *a, const struct sel_entry *e)
 		pthread_mutex_unlock(&a->lock);
 		return NULL;
 	}
-	pthread_mutex_lock(&a->lock);
-	ALLOC_GROW(a->cache, a->ncache + 1, a->cache_alloc);
-	c = &a->cache[a->ncache++];
-	c->file = xstrdup(e->file);
-	c->bytes = e->bytes;
-	c->p = p;
-	/* Decoded, a window takes a few times its compressed size. */
-	c->cost = e->bytes * 12 + p->nsamples * 64 + p->nlocations * 48;
-	c->tick = ++a->tick;
-	c->refs = 1;
-	a->cache_bytes += c->cost;
-	pthread_mutex_unlock(&a->lock);
-	return p;
+	return cache_add(a, e->file, e->bytes, p, profile_cost(p));
 }
 
 static void window_put(struct api *a, struct profile *p)
@@ -349,43 +387,151 @@ static void window_put(struct api *a, struct profile *p)
 
 /* ---- queries ---- */
 
+/*
+ * A merged hour is the sum of 360 windows per host, and merging one costs
+ * a look-up of each of its locations and functions in the result: seconds
+ * for a fleet. So windows are summed once per bucket of time and the sums
+ * kept: a bucket of BUCKET0_S (wholly inside the range) is the sum of its
+ * BUCKET1_S buckets, which are sums of windows. A bucket's key holds the
+ * selection's filters and which windows it holds (names and sizes): a
+ * window that arrives late makes another key, never a stale sum. Only
+ * the range's ragged edges are merged window by window.
+ */
+#define BUCKET0_S 600
+#define BUCKET1_S 60
+#define MIN_ROLLUP 16 /* fewer windows than this: merged one by one */
+
+/* The labels a flame graph or folded output uses (its first frame). */
+static const char *const view_labels[] = { LABEL_THREAD_NAME, LABEL_COMM, NULL };
+
 struct merged {
 	struct profile *p;
 	size_t windows, unreadable, other_types;
 	uint64_t samples;
 };
 
-static void merge_selection(struct api *a, const struct selection *s,
-			    struct merged *m)
+struct merge_job {
+	struct api *a;
+	const struct selection *s;
+	const char *const *keep; /* labels kept; NULL: all */
+	struct merged *m;
+};
+
+/* Merge windows v[0..n) (filtered) into dst. */
+static void merge_windows(const struct merge_job *j, struct profile *dst,
+			  const struct sel_entry *v, size_t n)
 {
+	const struct selection *s = j->s;
+
+	for (size_t i = 0; i < n; i++) {
+		struct profile *w = window_get(j->a, &v[i]);
+
+		if (!w) {
+			j->m->unreadable++;
+			continue;
+		}
+		if (profile_merge_keep(dst, w, s->window ? NULL : s->filters,
+				       s->window ? 0 : s->nfilters, j->keep, NULL))
+			j->m->other_types++;
+		else
+			j->m->windows++;
+		window_put(j->a, w);
+	}
+}
+
+static void merge_bucket(const struct merge_job *j, struct profile *dst,
+			 int level, int64_t start, const struct sel_entry *v,
+			 size_t n);
+
+/* Merge v[0..n) into dst: runs of windows that fill a whole bucket of
+ * the level's size as one bucket, the rest one by one (or, for level 0,
+ * through the finer level). */
+static void merge_range(const struct merge_job *j, struct profile *dst,
+			int level, int64_t from, int64_t until,
+			const struct sel_entry *v, size_t n)
+{
+	int64_t size = (level == 0 ? BUCKET0_S : BUCKET1_S) * (int64_t)1000000000;
+	size_t i = 0;
+
+	while (i < n) {
+		int64_t b = v[i].start_ns - ((v[i].start_ns % size) + size) % size;
+		size_t k = i;
+
+		while (k < n && v[k].start_ns >= b && v[k].start_ns < b + size)
+			k++;
+		if (b >= from && b + size <= until && k - i >= MIN_ROLLUP)
+			merge_bucket(j, dst, level, b, v + i, k - i);
+		else if (level == 0)
+			merge_range(j, dst, 1, from, until, v + i, k - i);
+		else
+			merge_windows(j, dst, v + i, k - i);
+		i = k;
+	}
+}
+
+static void merge_bucket(const struct merge_job *j, struct profile *dst,
+			 int level, int64_t start, const struct sel_entry *v,
+			 size_t n)
+{
+	struct strbuf key = STRBUF_INIT;
+	uint64_t h = 0;
+	struct profile *sum;
+
+	for (size_t i = 0; i < n; i++)
+		h = hash_combine(h, hash_combine(hash_str(v[i].file), v[i].bytes));
+	strbuf_addf(&key, "\x01bucket %d %" PRId64 " %zu %016" PRIx64 " %s",
+		    level, start, n, h, j->keep ? "view" : "all");
+	for (size_t i = 0; i < j->s->nfilters; i++)
+		strbuf_addf(&key, " %s=%s", j->s->filters[i].key,
+			    j->s->filters[i].value);
+	pthread_mutex_lock(&j->a->lock);
+	sum = cache_find(j->a, key.buf, 0);
+	pthread_mutex_unlock(&j->a->lock);
+	if (!sum) {
+		sum = profile_new();
+		if (level == 0)
+			merge_range(j, sum, 1, start,
+				    start + BUCKET0_S * (int64_t)1000000000, v, n);
+		else
+			merge_windows(j, sum, v, n);
+		sum = cache_add(j->a, key.buf, 0, sum, profile_cost(sum));
+	} else {
+		j->m->windows += n;
+	}
+	if (sum->nsample_types && profile_merge(dst, sum, NULL, 0, NULL))
+		j->m->other_types++;
+	window_put(j->a, sum);
+	strbuf_release(&key);
+}
+
+/* The merged profile of a selection; `all_labels`: keep every label (for
+ * pprof), else only what a flame graph draws. */
+static void merge_selection(struct api *a, const struct selection *s,
+			    bool all_labels, struct merged *m)
+{
+	struct merge_job j = { a, s, all_labels ? NULL : view_labels, m };
 	struct sel_entry *v;
 	size_t n;
 
 	memset(m, 0, sizeof(*m));
 	m->p = profile_new();
 	v = select_entries(a, s, &n);
-	for (size_t i = 0; i < n; i++) {
-		struct profile *w = window_get(a, &v[i]);
-		uint64_t k = 0;
-
-		if (!w) {
-			m->unreadable++;
-			continue;
-		}
-		if (profile_merge(m->p, w, s->window ? NULL : s->filters,
-				  s->window ? 0 : s->nfilters, &k))
-			m->other_types++;
-		else if (k)
-			m->windows++;
-		m->samples += k;
-		window_put(a, w);
-	}
+	if (s->window)
+		merge_windows(&j, m->p, v, n);
+	else
+		merge_range(&j, m->p, 0, s->from, s->until, v, n);
 	sel_entries_free(v, n);
 	if (!m->p->nsample_types) {
 		const char *types[] = { "samples", "cpu" };
 		const char *units[] = { "count", "nanoseconds" };
 
 		profile_set_sample_types(m->p, types, units, 2);
+	}
+	{
+		int c = profile_sample_type_index(m->p, "samples");
+
+		m->samples = (uint64_t)profile_total(
+			m->p, c >= 0 ? c : profile_value_index(m->p, -1));
 	}
 	if (!m->p->time_nanos && !s->window) {
 		m->p->time_nanos = s->from;
@@ -435,7 +581,10 @@ static void respond_profile(struct api_response *r, const struct profile *p,
 			 "inline; filename=\"%s.svg\"", name);
 	} else if (!strcmp(format, "folded") && !base) {
 		type = "text/plain; charset=utf-8";
-		err = folded_write(p, profile_value_index(p, -1), f);
+		/* Counts, as folded files hold (and smolder query writes). */
+		int c = profile_sample_type_index(p, "samples");
+
+		err = folded_write(p, c >= 0 ? c : profile_value_index(p, -1), f);
 		snprintf(r->disposition, sizeof(r->disposition),
 			 "attachment; filename=\"%s.folded\"", name);
 	} else if (!strcmp(format, "pprof") && !base) {
@@ -474,7 +623,11 @@ static void get_profile(struct api *a, const struct api_request *req,
 		fail(r, 400, "%s", err.msg);
 		return;
 	}
-	merge_selection(a, &s, &m);
+	{
+		const char *f = param(req, "format");
+
+		merge_selection(a, &s, f && !strcmp(f, "pprof"), &m);
+	}
 	respond_profile(r, m.p, NULL, param(req, "format"), &m,
 			*s.ser.service ? s.ser.service : "profile");
 	profile_free(m.p);
@@ -498,8 +651,8 @@ static void get_diff(struct api *a, const struct api_request *req,
 		fail(r, 400, "%s", err.msg);
 		return;
 	}
-	merge_selection(a, &b, &mb);
-	merge_selection(a, &s, &m);
+	merge_selection(a, &b, false, &mb);
+	merge_selection(a, &s, false, &m);
 	if (mb.p->nsample_types != m.p->nsample_types)
 		fail(r, 400, "the two selections hold different profile types");
 	else

@@ -68,8 +68,8 @@ check "... and region" grep -q '"region":\["eu"\]' "$T/body"
 # ---- queries: merged profiles in every format ----
 code=$(http GET '/api/profile?query=shop{env=prod}&format=folded')
 check "a folded query answers 200 ($code)" [ "$code" = 200 ]
-check "... with only env=prod's samples, as cpu time at 100 Hz" \
-	sh -c 'grep -qx "main;serve_request;parse 400000000" "$1" && ! grep -q "main;gc" "$1"' _ "$T/body"
+check "... with only env=prod's samples, as counts" \
+	sh -c 'grep -qx "main;serve_request;parse 40" "$1" && ! grep -q "main;gc" "$1"' _ "$T/body"
 http GET '/api/profile?query=shop&format=pprof' >/dev/null
 cp "$T/body" "$T/merged.pb.gz"
 if command -v go >/dev/null; then
@@ -102,12 +102,50 @@ check "the timeline counts the samples of the range" \
 http GET / >/dev/null
 check "the page is served from memory" grep -qi '<!doctype html>' "$T/body"
 
+# ---- merged sums of buckets of time equal window-by-window merges ----
+# 3 hosts x 70 windows of 10 s from a 10-minute boundary 3 hours ago: one
+# whole 10-minute bucket, whole minutes, and ragged edges.
+t0=$(( ($(date +%s) - 10800) / 600 * 600 ))
+python3 - "$URL" "$t0" <<'EOF2' >"$T/gen.out"
+import random, sys, urllib.request
+url, t0 = sys.argv[1], int(sys.argv[2])
+rnd = random.Random(7)
+funcs = ["f%d" % i for i in range(300)]
+n = 0
+for h in range(3):
+    for w in range(70):
+        lines = {}
+        for _ in range(40):
+            depth = rnd.randint(2, 12)
+            st = "main;" + ";".join(rnd.choice(funcs[:30 + depth * 20]) for _ in range(depth))
+            lines[st] = lines.get(st, 0) + rnd.randint(1, 9)
+        body = "".join("%s %d\n" % kv for kv in lines.items()).encode()
+        q = "name=roll%%7Bhost%%3Dh%d%%7D&from=%d&until=%d" % (h, t0 + 10 * w, t0 + 10 * w + 10)
+        r = urllib.request.urlopen(urllib.request.Request(url + "/ingest?" + q, data=body))
+        n += r.status == 200
+print(n)
+EOF2
+check "210 windows for the rollup check ($(cat "$T/gen.out"))" [ "$(cat "$T/gen.out")" = 210 ]
+for sel in "roll" "roll{host=h1}"; do
+	lbl=""; [ "$sel" = "roll{host=h1}" ] && lbl="--label host=h1"
+	# shellcheck disable=SC2086
+	"$SMOLDER" query --store "$S" --from "@$t0" --until "@$((t0 + 690))" \
+		--label service_name=roll $lbl -o "$T/raw.folded" 2>/dev/null
+	curl -s -g "$URL/api/profile?query=$sel&from=$t0&until=$((t0 + 690))&format=folded" >"$T/api1.folded"
+	curl -s -g "$URL/api/profile?query=$sel&from=$t0&until=$((t0 + 690))&format=folded" >"$T/api2.folded"
+	check "$sel: the merged sums equal smolder query's window-by-window merge ($(wc -l <"$T/raw.folded") stacks)" \
+		sh -c '[ -s "$1" ] && cmp -s "$1" "$2" && cmp -s "$1" "$3"' _ "$T/raw.folded" "$T/api1.folded" "$T/api2.folded"
+done
+curl -s -g "$URL/api/profile?query=roll&from=$t0&until=$((t0 + 690))&format=json" >"$T/body"
+check "... and the json view counts every window" \
+	sh -c 'python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d[\"windows\"]==207, d[\"windows\"]" "$1"' _ "$T/body"
+
 # ---- upload: a profile past Pyroscope's 16,000 samples goes in parts ----
 awk 'BEGIN { for (i = 0; i < 20000; i++) printf "main;work;f%d 1\n", i }' >"$T/big.folded"
 "$SMOLDER" upload "$T/big.folded" --url "$URL" --name 'big{host=h1}' 2>"$T/up.err"
 check "upload sends a 20,000-sample profile in parts" grep -q "(2 parts)" "$T/up.err"
 http GET '/api/profile?query=big&format=folded' >/dev/null
-check "... all of which arrive" [ "$(count_total "$T/body")" -eq $((20000 * 10000000)) ]
+check "... all of which arrive" [ "$(count_total "$T/body")" -eq 20000 ]
 "$SMOLDER" upload "$T/a.folded" --url "http://127.0.0.1:1" 2>"$T/up.err"
 check "upload to a closed port fails naming it" sh -c '[ $? -ne 0 ] || true; grep -q "127.0.0.1:1" "$1"' _ "$T/up.err"
 
@@ -209,7 +247,7 @@ check "... every accepted upload is stored, none twice" cmp -s "$T/accepted" "$T
 hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$SERVE_PID/status")
 check "... and the server's peak RSS stays bounded (${hwm} kB)" [ "${hwm:-999999}" -lt 150000 ]
 http GET "/api/profile?query=load&from=0&format=folded" >/dev/null
-check "... and the merged profile holds them all" [ "$(count_total "$T/body")" -eq $((accepted * 700000000)) ]
+check "... and the merged profile holds them all" [ "$(count_total "$T/body")" -eq $((accepted * 70)) ]
 stop_serve
 "$SMOLDER" query --store "$T/load" --check >"$T/check" 2>&1
 check "the store checks out afterwards" grep -q "; 0 problems;" "$T/check"
