@@ -272,16 +272,29 @@ static struct sel_entry *select_entries(struct api *a, const struct selection *s
 
 /* ---- the cache of decoded windows ---- */
 
+/* 0: a window; 1: a minute's sum; 2: a 10 minutes' sum. */
+static int cache_class(const char *key)
+{
+	if (key[0] != '\x01')
+		return 0;
+	return !strncmp(key, "\x01bucket 1 ", 10) ? 1 : 2;
+}
+
 static void cache_evict(struct api *a)
 {
 	while (a->cache_bytes > a->cache_max) {
 		size_t victim = SIZE_MAX;
 
-		for (size_t i = 0; i < a->ncache; i++)
-			if (!a->cache[i].refs &&
-			    (victim == SIZE_MAX ||
-			     a->cache[i].tick < a->cache[victim].tick))
-				victim = i;
+		/* Decoded windows go first, then the minutes' sums (needed
+		 * only to build their 10 minutes'), then the 10 minutes',
+		 * each class least recently used first. */
+		for (int pass = 0; pass < 3 && victim == SIZE_MAX; pass++)
+			for (size_t i = 0; i < a->ncache; i++)
+				if (!a->cache[i].refs &&
+				    cache_class(a->cache[i].file) == pass &&
+				    (victim == SIZE_MAX ||
+				     a->cache[i].tick < a->cache[victim].tick))
+					victim = i;
 		if (victim == SIZE_MAX)
 			return;
 		a->cache_bytes -= a->cache[victim].cost;
@@ -347,9 +360,11 @@ static uint64_t profile_cost(const struct profile *p)
 	return c;
 }
 
-/* The decoded window (shared: release with window_put), or NULL when it
- * cannot be read (gone since it was selected, or damaged). */
-static struct profile *window_get(struct api *a, const struct sel_entry *e)
+/* The decoded window (release with window_put), or NULL when it cannot
+ * be read (gone since it was selected, or damaged). `keep`: cache it; a
+ * window read to build a bucket's sum is not needed again. */
+static struct profile *window_get(struct api *a, const struct sel_entry *e,
+				  bool keep)
 {
 	struct profile *p = NULL;
 	struct format_error err;
@@ -370,19 +385,26 @@ static struct profile *window_get(struct api *a, const struct sel_entry *e)
 		pthread_mutex_unlock(&a->lock);
 		return NULL;
 	}
-	return cache_add(a, e->file, e->bytes, p, profile_cost(p));
+	return keep ? cache_add(a, e->file, e->bytes, p, profile_cost(p)) : p;
 }
 
+/* Release a profile from window_get or cache_find (freed when it is not
+ * in the cache). */
 static void window_put(struct api *a, struct profile *p)
 {
+	bool cached = false;
+
 	pthread_mutex_lock(&a->lock);
 	for (size_t i = 0; i < a->ncache; i++)
 		if (a->cache[i].p == p) {
 			a->cache[i].refs--;
+			cached = true;
 			break;
 		}
 	cache_evict(a);
 	pthread_mutex_unlock(&a->lock);
+	if (!cached)
+		profile_free(p);
 }
 
 /* ---- queries ---- */
@@ -417,14 +439,14 @@ struct merge_job {
 	struct merged *m;
 };
 
-/* Merge windows v[0..n) (filtered) into dst. */
+/* Merge windows v[0..n) (filtered) into dst; `keep`: cache them. */
 static void merge_windows(const struct merge_job *j, struct profile *dst,
-			  const struct sel_entry *v, size_t n)
+			  const struct sel_entry *v, size_t n, bool keep)
 {
 	const struct selection *s = j->s;
 
 	for (size_t i = 0; i < n; i++) {
-		struct profile *w = window_get(j->a, &v[i]);
+		struct profile *w = window_get(j->a, &v[i], keep);
 
 		if (!w) {
 			j->m->unreadable++;
@@ -464,7 +486,7 @@ static void merge_range(const struct merge_job *j, struct profile *dst,
 		else if (level == 0)
 			merge_range(j, dst, 1, from, until, v + i, k - i);
 		else
-			merge_windows(j, dst, v + i, k - i);
+			merge_windows(j, dst, v + i, k - i, true);
 		i = k;
 	}
 }
@@ -493,7 +515,7 @@ static void merge_bucket(const struct merge_job *j, struct profile *dst,
 			merge_range(j, sum, 1, start,
 				    start + BUCKET0_S * (int64_t)1000000000, v, n);
 		else
-			merge_windows(j, sum, v, n);
+			merge_windows(j, sum, v, n, false);
 		sum = cache_add(j->a, key.buf, 0, sum, profile_cost(sum));
 	} else {
 		j->m->windows += n;
@@ -517,7 +539,7 @@ static void merge_selection(struct api *a, const struct selection *s,
 	m->p = profile_new();
 	v = select_entries(a, s, &n);
 	if (s->window)
-		merge_windows(&j, m->p, v, n);
+		merge_windows(&j, m->p, v, n, true);
 	else
 		merge_range(&j, m->p, 0, s->from, s->until, v, n);
 	sel_entries_free(v, n);
@@ -721,7 +743,7 @@ static void get_timeline(struct api *a, const struct api_request *req,
 		    (s.nfilters == 1 && *s.ser.service && nsvc == 1)) {
 			samples = v[i].samples;
 		} else {
-			struct profile *w = window_get(a, &v[i]);
+			struct profile *w = window_get(a, &v[i], true);
 			struct profile *tmp;
 
 			if (!w)
