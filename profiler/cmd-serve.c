@@ -40,7 +40,9 @@ static const char usage[] =
 	"                           0: keep)\n"
 	"      --max-store-size SIZE  delete the oldest windows past SIZE\n"
 	"                           (default 10G; 0: no cap)\n"
-	"      --cache-size SIZE    decoded windows kept in memory (default 256M)\n"
+	"      --cache-size SIZE    decoded windows and sums of them kept in\n"
+	"                           memory (default 512M)\n"
+	"  -v, --verbose            say more (-vv: each query's work)\n"
 	"  -h, --help               show this help\n";
 
 enum { OPT_TOKEN = 256, OPT_MAX_BODY, OPT_RETENTION, OPT_MAX_STORE, OPT_CACHE };
@@ -53,6 +55,7 @@ static const struct option long_opts[] = {
 	{ "retention", required_argument, NULL, OPT_RETENTION },
 	{ "max-store-size", required_argument, NULL, OPT_MAX_STORE },
 	{ "cache-size", required_argument, NULL, OPT_CACHE },
+	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -88,7 +91,7 @@ int cmd_serve(int argc, char **argv)
 {
 	struct api_opts ao = {
 		.store_dir = DEFAULT_STORE,
-		.cache_bytes = 256ull << 20,
+		.cache_bytes = 512ull << 20,
 		.retention_ns = 7 * 86400 * (int64_t)1000000000,
 		.max_store = 10ull << 30,
 	};
@@ -100,12 +103,12 @@ int cmd_serve(int argc, char **argv)
 	uint64_t sz;
 	double secs;
 	sigset_t set;
-	int opt, sig, status = 1;
+	int opt, sig, status = 1, verbose = log_get_level();
 
 	log_set_prefix(CMD);
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, ":s:l:h", long_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":s:l:vh", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			ao.store_dir = optarg;
@@ -139,6 +142,9 @@ int cmd_serve(int argc, char **argv)
 				return usage_error(CMD, "invalid --cache-size '%s'"
 						   " (a size: 256M)", optarg);
 			ao.cache_bytes = sz;
+			break;
+		case 'v':
+			log_set_level(++verbose > LOG_DEBUG ? LOG_DEBUG : verbose);
 			break;
 		case 'h':
 			fputs(usage, stdout);

@@ -508,6 +508,10 @@ static void merge_bucket(const struct merge_job *j, struct profile *dst,
 			    j->s->filters[i].value);
 	pthread_mutex_lock(&j->a->lock);
 	sum = cache_find(j->a, key.buf, 0);
+	if (sum)
+		j->a->stats.sums_cached++;
+	else
+		j->a->stats.sums_built++;
 	pthread_mutex_unlock(&j->a->lock);
 	if (!sum) {
 		sum = profile_new();
@@ -534,7 +538,10 @@ static void merge_selection(struct api *a, const struct selection *s,
 	struct merge_job j = { a, s, all_labels ? NULL : view_labels, m };
 	struct sel_entry *v;
 	size_t n;
+	uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
+	struct api_stats before, after;
 
+	api_get_stats(a, &before);
 	memset(m, 0, sizeof(*m));
 	m->p = profile_new();
 	v = select_entries(a, s, &n);
@@ -559,6 +566,15 @@ static void merge_selection(struct api *a, const struct selection *s,
 		m->p->time_nanos = s->from;
 		m->p->duration_nanos = s->until - s->from;
 	}
+	api_get_stats(a, &after);
+	log_debug("merged %zu windows in %.1f ms: %" PRIu64 " sums cached, %"
+		  PRIu64 " built, %" PRIu64 " windows decoded, cache %" PRIu64
+		  " MB of %" PRIu64, m->windows,
+		  (double)(clock_ns(CLOCK_MONOTONIC) - t0) / 1e6,
+		  after.sums_cached - before.sums_cached,
+		  after.sums_built - before.sums_built,
+		  after.cache_misses - before.cache_misses,
+		  a->cache_bytes >> 20, a->cache_max >> 20);
 }
 
 static void merged_meta(struct strbuf *sb, const struct merged *m)

@@ -88,6 +88,7 @@ struct api_stats {
 	uint64_t ingested, ingest_rejected, ingest_duplicates, ingest_bytes;
 	uint64_t queries;
 	uint64_t cache_hits, cache_misses, windows_unreadable;
+	uint64_t sums_cached, sums_built; /* buckets' sums found, made */
 };
 void api_get_stats(struct api *a, struct api_stats *out);
 
