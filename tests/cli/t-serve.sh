@@ -152,7 +152,7 @@ check "... all of which arrive" [ "$(count_total "$T/body")" -eq 20000 ]
 check "upload to a closed port fails naming it" sh -c '[ $? -ne 0 ] || true; grep -q "127.0.0.1:1" "$1"' _ "$T/up.err"
 
 # ---- a slow reader holds only its own connection ----
-curl -s -g --limit-rate 2k -o "$T/slow.svg" "$URL/api/profile?query=big&format=svg" &
+curl -s -g --limit-rate 1k -o "$T/slow.folded" "$URL/api/profile?query=big&format=folded" &
 slow=$!
 sleep 0.5
 code=$(http POST '/ingest?name=fast' --data-binary @"$T/a.folded")
