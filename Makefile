@@ -209,7 +209,7 @@ SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 cli-san: $(B)/smolder-san workloads
 	$(Q)$(SAN_ENV) SMOLDER=$(CURDIR)/$(B)/smolder-san \
 		tests/cli/run t-record.sh t-procs.sh t-drops.sh t-errors.sh t-formats.sh \
-		t-symbolize.sh t-unwind.sh t-agent.sh t-serve.sh
+		t-symbolize.sh t-unwind.sh t-agent.sh
 
 # ---- fuzzing: libFuzzer targets over every reader of untrusted input ----
 # The readers and writers are rebuilt with clang and coverage; each target

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../formats/folded.h"
 #include "../formats/profile.h"
 #include "../lib/parse.h"
 #include "../lib/utf8.h"
@@ -310,7 +311,14 @@ int ingest_decode(const struct ingest_params *q, const uint8_t *body,
 	    !memchr(body, 0, len < 4096 ? len : 4096)) {
 		/* Text that is not quite folded: the folded reader names the
 		 * line at fault. */
+		e = folded_read((const char *)body, len, &p, &perr);
+		if (e) {
+			format_error_set(err, "folded: %s", perr.msg);
+			series_release(&ser);
+			return -EINVAL;
+		}
 		got = FORMAT_FOLDED;
+		goto decoded;
 	}
 	if (got != FORMAT_PPROF && got != FORMAT_FOLDED) {
 		format_error_set(err, "the body is %s, not pprof or folded stacks",
@@ -329,6 +337,7 @@ int ingest_decode(const struct ingest_params *q, const uint8_t *body,
 		series_release(&ser);
 		return e == -EFBIG ? -EFBIG : -EINVAL;
 	}
+decoded:
 	/* Counts alone (folded, or pprof with samples/count only) become
 	 * CPU time at the sample rate, as the agent's windows are. */
 	if (p->nsample_types == 1 && add_cpu_column(p, rate)) {
