@@ -187,7 +187,7 @@ if [ $SAN -eq 0 ]; then
 # ---- retention by age and by size ----
 S="$T/ret"
 start_agent ret --store "$S" --window 1 -F 97 --retention 3s
-sleep 7
+sleep 5.5
 stop_agent
 check "retention by age deletes old windows" [ "$(status_field "$S" windows_deleted_by_retention)" -ge 2 ]
 check "... leaving none older than the retention" \
@@ -195,7 +195,7 @@ check "... leaving none older than the retention" \
 check "... and their files" sh -c '[ "$(ls "$1"/*.pb.zst | wc -l)" -eq "$2" ]' _ "$S" "$(index_eval "$S" 'len(w)')"
 S="$T/size"
 start_agent size --store "$S" --window 1 -F 499 --max-store-size 24K
-sleep 6
+sleep 4.5
 stop_agent
 check "retention by size keeps the store under its cap" \
 	index_check "$S" 'sum(e["bytes"] for e in w) <= 24 * 1024 and len(w) >= 1'
@@ -227,7 +227,7 @@ if mount -t tmpfs -o size=48k tmpfs "$T/full" 2>/dev/null; then
 	spin 10; spin 10
 	S="$T/full/store"
 	start_agent full --store "$S" --window 1 -F 997 --max-store-size none
-	sleep 8
+	sleep 6.5
 	alive=0; kill -0 "$AGENT" 2>/dev/null && alive=1
 	stop_agent
 	check "on a full disk the agent keeps running" [ "$alive" -eq 1 ]
