@@ -216,13 +216,17 @@ cli-san: $(B)/smolder-san workloads
 # replays its seeds and past crashes (tests/fuzz/corpus, .../regressions),
 # then explores for FUZZ_SECONDS. `elf` feeds objects to the symbolizer;
 # libelf and libdw are not instrumented, so only our side guides it.
-FUZZ_TARGETS := read pprof folded perfscript speedscope elf
+# `ingest` feeds requests to the server's side (web/ingest.c, web/api.c
+# over a store), with a dictionary of its keys (tests/fuzz/ingest.dict).
+FUZZ_TARGETS := read pprof folded perfscript speedscope elf ingest
 FUZZ_SRCS := $(wildcard lib/*.c formats/*.c)
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_OBJS := $(FUZZ_SRCS:%.c=$(B)/fuzz/%.o) $(B)/fuzz/gen/profile.pb-c.o
 # Apart, as they need libdw, libelf and friends the readers' targets do not.
 FUZZ_SYM_OBJS := $(patsubst %.c,$(B)/fuzz/%.o,$(wildcard symbolizer/*.c))
+FUZZ_WEB_OBJS := $(patsubst %.c,$(B)/fuzz/%.o,web/ingest.c web/api.c \
+	web/assets.c profiler/store.c)
 FUZZ_SECONDS ?= 4
 FUZZ_DEF_read :=
 FUZZ_DEF_pprof := -DFUZZ_PPROF
@@ -255,6 +259,12 @@ $(B)/fuzz/fuzz_elf: tests/fuzz/fuzz_elf.c $(FUZZ_OBJS) $(FUZZ_SYM_OBJS)
 		-ldw -lelf -ldebuginfod -llzma -liberty -lz -lzstd -lxxhash \
 		-lprotobuf-c -ljansson -lm
 
+$(B)/fuzz/fuzz_ingest: tests/fuzz/fuzz_ingest.c $(FUZZ_OBJS) $(FUZZ_WEB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer $(WARNINGS) \
+		-std=gnu11 -D_GNU_SOURCE -o $@ $< $(FUZZ_OBJS) $(FUZZ_WEB_OBJS) \
+		-lz -lzstd -lxxhash -lprotobuf-c -ljansson -lpthread -lm
+
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 
 fuzz-build: $(FUZZ_BINS)
@@ -267,8 +277,9 @@ fuzz-check: $(FUZZ_BINS)
 		mkdir -p $(B)/fuzz/work/$$t; \
 		echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
 		len=65536; [ $$t = elf ] && len=262144; \
+		dict=; [ -f tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
 		$(SAN_ENV) $(B)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
-			-timeout=10 -rss_limit_mb=2048 -max_len=$$len \
+			-timeout=10 -rss_limit_mb=2048 -max_len=$$len $$dict \
 			-artifact_prefix=$(B)/fuzz/crash-$$t- \
 			$(B)/fuzz/work/$$t tests/fuzz/corpus/$$t \
 			tests/fuzz/regressions/$$t >$(B)/fuzz/$$t.log 2>&1 || \
