@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "parse.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -86,6 +87,9 @@ int parse_size(const char *s, uint64_t *bytes)
 	return 0;
 }
 
+/* The last whole second int64 nanoseconds hold, either side of 1970. */
+#define TIME_MAX_S (INT64_MAX / 1000000000 - 1)
+
 /* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 {
@@ -142,10 +146,13 @@ int parse_time(const char *s, int64_t now_ns, int64_t *out)
 			return -EINVAL;
 		p += 9;
 		if (*p == '.') {
-			char *end;
+			/* Digits only: strtod would take "e9" or "inf" too. */
+			double scale = 0.1;
 
-			frac = strtod(p, &end);
-			p = end;
+			if (!isdigit((unsigned char)*++p))
+				return -EINVAL;
+			for (; isdigit((unsigned char)*p); p++, scale /= 10)
+				frac += (*p - '0') * scale;
 		}
 	}
 	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
@@ -177,7 +184,8 @@ int parse_time(const char *s, int64_t now_ns, int64_t *out)
 			return -EINVAL;
 		t = lt;
 	}
-	if (*p)
+	/* Only what int64 nanoseconds hold: 1677 to 2262. */
+	if (*p || t < -TIME_MAX_S || t > TIME_MAX_S)
 		return -EINVAL;
 	*out = t * 1000000000 + (int64_t)(frac * 1e9);
 	return 0;

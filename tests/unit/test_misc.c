@@ -43,6 +43,35 @@ static void parses_numbers(void)
 	CHECK_EQ(parse_duration("", &d), -EINVAL);
 }
 
+static void parses_times(void)
+{
+	const int64_t now = 1700000000 * (int64_t)1000000000;
+	int64_t t;
+
+	CHECK_EQ(parse_time("now", now, &t), 0);
+	CHECK_EQ(t, now);
+	CHECK_EQ(parse_time("-1h", now, &t), 0);
+	CHECK_EQ(t, now - 3600 * (int64_t)1000000000);
+	CHECK_EQ(parse_time("@1700000000.5", now, &t), 0);
+	CHECK_EQ(t, now + 500000000);
+	CHECK_EQ(parse_time("2023-11-14T22:13:20Z", now, &t), 0);
+	CHECK_EQ(t, now);
+	CHECK_EQ(parse_time("2023-11-14T23:13:20.25+01:00", now, &t), 0);
+	CHECK_EQ(t, now + 250000000);
+	CHECK_EQ(parse_time("1970-01-01T00:00:00Z", now, &t), 0);
+	CHECK_EQ(t, 0);
+	/* Past what int64 nanoseconds hold, and fractions strtod would
+	 * take but RFC 3339 does not. */
+	CHECK_EQ(parse_time("2262-04-11T23:47:15Z", now, &t), 0);
+	CHECK_EQ(parse_time("2262-04-11T23:47:16Z", now, &t), -EINVAL);
+	CHECK_EQ(parse_time("2263-01-01T00:00:00Z", now, &t), -EINVAL);
+	CHECK_EQ(parse_time("9999-12-31T23:59:59Z", now, &t), -EINVAL);
+	CHECK_EQ(parse_time("0000-01-01T00:00:00Z", now, &t), -EINVAL);
+	CHECK_EQ(parse_time("2023-11-14T22:13:20.5e400Z", now, &t), -EINVAL);
+	CHECK_EQ(parse_time("2023-11-14T22:13:20.inf", now, &t), -EINVAL);
+	CHECK_EQ(parse_time("2023-11-14T22:13:20.Z", now, &t), -EINVAL);
+}
+
 static void builds_strings(void)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -162,6 +191,7 @@ static void hashes_stacks(void)
 int main(void)
 {
 	RUN(parses_numbers);
+	RUN(parses_times);
 	RUN(builds_strings);
 	RUN(indexes_many_keys);
 	RUN(allocates_from_arena);
