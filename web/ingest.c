@@ -202,6 +202,7 @@ int ingest_parse_time(const char *s, int64_t now_ns, int64_t *out)
 {
 	char *end;
 	long long v;
+	int64_t t;
 
 	if (!s || !*s)
 		return -EINVAL;
@@ -211,19 +212,21 @@ int ingest_parse_time(const char *s, int64_t now_ns, int64_t *out)
 		errno = 0;
 		v = strtoll(s, &end, 10);
 		if (!*end && !errno && v >= 0) {
-			/* Seconds until 2286, then ms, µs, ns. */
-			if (v < 10000000000LL)
-				*out = (int64_t)v * 1000000000;
-			else if (v < 10000000000000LL)
-				*out = (int64_t)v * 1000000;
-			else if (v < 10000000000000000LL)
-				*out = (int64_t)v * 1000;
-			else
-				*out = (int64_t)v;
+			/* Seconds below 1e10, then ms, µs, ns. */
+			int64_t scale = v < 10000000000LL ? 1000000000 :
+					v < 10000000000000LL ? 1000000 :
+					v < 10000000000000000LL ? 1000 : 1;
+
+			if (v > INGEST_TIME_MAX / scale)
+				return -EINVAL;
+			*out = (int64_t)v * scale;
 			return 0;
 		}
 	}
-	return parse_time(s, now_ns, out);
+	if (parse_time(s, now_ns, &t) || t < 0 || t > INGEST_TIME_MAX)
+		return -EINVAL;
+	*out = t;
+	return 0;
 }
 
 /* The first sample type's values, in samples/count, with a cpu/nanoseconds

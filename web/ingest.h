@@ -75,9 +75,14 @@ int ingest_decode(const struct ingest_params *q, const uint8_t *body,
 		  size_t len, size_t max_raw, int64_t now_ns,
 		  struct ingest_result *out, struct format_error *err);
 
+/* The latest time taken (in 2116): the span between two times, or a sum
+ * of one and a span, never overflows. */
+#define INGEST_TIME_MAX (INT64_MAX / 2)
+
 /* Parse a time given as Unix seconds, ms, µs or ns (told apart by
  * magnitude), or as parse_time() takes it ("now", "now-1h", "-1h",
- * "@1700000000", RFC 3339). 0 or -EINVAL. */
+ * "@1700000000", RFC 3339), between 1970 and INGEST_TIME_MAX. 0 or
+ * -EINVAL. */
 int ingest_parse_time(const char *s, int64_t now_ns, int64_t *out);
 
 #endif
