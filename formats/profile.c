@@ -678,6 +678,9 @@ int profile_add_scaled_type(struct profile *p, const char *type,
 	if (from < 0 || (size_t)from >= p->nsample_types ||
 	    profile_sample_type_index(p, type) >= 0)
 		return -EINVAL;
+	for (size_t i = 0; i < p->nsamples; i++)
+		if (__builtin_mul_overflow(p->samples[i].values[from], factor, &t))
+			return -ERANGE;
 	t = profile_string(p, type);
 	p->sample_types = xreallocarray(p->sample_types, p->nsample_types + 1,
 					sizeof(*p->sample_types));

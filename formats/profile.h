@@ -170,7 +170,8 @@ void profile_set_labels(struct profile *p, const char *const *kv, size_t n);
 /*
  * Append a sample type (type/unit) whose values are column `from` times
  * `factor`; the new type becomes the default. -EINVAL when `from` is out of
- * range or the type exists already.
+ * range or the type exists already, -ERANGE when a product does not fit in
+ * an int64; the profile is unchanged then.
  */
 int profile_add_scaled_type(struct profile *p, const char *type,
 			    const char *unit, int from, int64_t factor);

@@ -230,16 +230,18 @@ int ingest_parse_time(const char *s, int64_t now_ns, int64_t *out)
 }
 
 /* The first sample type's values, in samples/count, with a cpu/nanoseconds
- * column at `rate` Hz beside them: what a folded body means. */
+ * column at `rate` Hz beside them: what a folded body means. 0, or -ERANGE
+ * when a count is too large for its time in ns. */
 static int add_cpu_column(struct profile *p, long rate)
 {
 	int c = profile_sample_type_index(p, "samples");
+	int e;
 
 	if (c < 0 || profile_sample_type_index(p, "cpu") >= 0)
 		return 0;
-	if (profile_add_scaled_type(p, "cpu", "nanoseconds", c,
-				    1000000000 / rate))
-		return -EINVAL;
+	if ((e = profile_add_scaled_type(p, "cpu", "nanoseconds", c,
+					 1000000000 / rate)))
+		return e;
 	p->period_type.type = profile_string(p, "cpu");
 	p->period_type.unit = profile_string(p, "nanoseconds");
 	p->period = 1000000000 / rate;
@@ -344,7 +346,8 @@ decoded:
 	/* Counts alone (folded, or pprof with samples/count only) become
 	 * CPU time at the sample rate, as the agent's windows are. */
 	if (p->nsample_types == 1 && add_cpu_column(p, rate)) {
-		format_error_set(err, "cannot add the cpu column");
+		format_error_set(err, "%s: a count is too large to be"
+				 " a time in ns at %ld Hz", format_name(got), rate);
 		goto bad;
 	}
 	kv[nkv++] = INGEST_SERVICE_LABEL;

@@ -138,6 +138,30 @@ static void takes_empty_samples(void)
 	profile_free(p);
 }
 
+/* A column scaled from another: refused whole when a product overflows. */
+static void adds_scaled_types(void)
+{
+	static const char *const types[] = { "samples" };
+	static const char *const units[] = { "count" };
+	struct profile *p = profile_new();
+	int64_t v = 3, big = INT64_MAX / 1000;
+	uint64_t a = 1, b = 2;
+
+	profile_set_sample_types(p, types, units, 1);
+	profile_add_sample(p, &a, 1, &v, NULL, 0);
+	profile_add_sample(p, &b, 1, &big, NULL, 0);
+	CHECK_EQ(profile_add_scaled_type(p, "cpu", "nanoseconds", 0, 10000000),
+		 -ERANGE);
+	CHECK_EQ(p->nsample_types, 1);
+	CHECK_EQ(p->samples[0].values[0], 3);
+	CHECK_EQ(profile_add_scaled_type(p, "cpu", "nanoseconds", 0, 1000), 0);
+	CHECK_EQ(p->nsample_types, 2);
+	CHECK_EQ(p->samples[0].values[1], 3000);
+	CHECK_EQ(p->samples[1].values[1], big * 1000);
+	CHECK_EQ(profile_add_scaled_type(p, "cpu", "nanoseconds", 0, 1), -EINVAL);
+	profile_free(p);
+}
+
 static void writes_folded(void)
 {
 	struct profile *p = sample_profile();
@@ -540,6 +564,7 @@ int main(void)
 	RUN(dedups_functions_locations_mappings);
 	RUN(merges_samples);
 	RUN(takes_empty_samples);
+	RUN(adds_scaled_types);
 	RUN(writes_folded);
 	RUN(sanitizes_frames);
 	RUN(merges_profiles);
