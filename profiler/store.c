@@ -153,7 +153,8 @@ static void summarize(const struct profile *p, struct store_entry *e)
 			e->labels[e->nlabels++] = kv;
 		}
 	}
-	qsort(e->labels, e->nlabels, sizeof(*e->labels), cmp_str);
+	if (e->nlabels) /* NULL when there are none: qsort's is nonnull */
+		qsort(e->labels, e->nlabels, sizeof(*e->labels), cmp_str);
 	cap_values(e);
 	hmap_release(&seen);
 	free(kinds);
