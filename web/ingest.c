@@ -361,13 +361,23 @@ decoded:
 		kv[nkv++] = q->spy_name;
 	}
 	profile_set_labels(p, kv, nkv / 2);
-	if (!p->time_nanos || q->from)
-		p->time_nanos = from;
-	if (!p->duration_nanos || q->from || q->until)
-		p->duration_nanos = until - from;
+	/* The window: the request's, or, when it names neither end, the
+	 * profile's own if it has a sane one. The profile is stamped with
+	 * it, so that the store's index and the file agree. */
+	if (!q->from && !q->until && p->time_nanos > 0 &&
+	    p->time_nanos <= INGEST_TIME_MAX && p->duration_nanos >= 0 &&
+	    p->duration_nanos <= INGEST_TIME_MAX - p->time_nanos) {
+		from = p->time_nanos;
+		until = from + (p->duration_nanos ? p->duration_nanos :
+				10 * (int64_t)1000000000);
+	}
+	if (until <= from)
+		until = from + 1;
+	p->time_nanos = from;
+	p->duration_nanos = until - from;
 	out->p = p;
 	out->start_ns = from;
-	out->end_ns = until > from ? until : from + 1;
+	out->end_ns = until;
 	snprintf(out->service, sizeof(out->service), "%s", ser.service);
 	series_release(&ser);
 	return 0;

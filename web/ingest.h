@@ -61,15 +61,17 @@ struct ingest_params {
 
 struct ingest_result {
 	struct profile *p; /* caller owns */
-	int64_t start_ns, end_ns;
+	int64_t start_ns, end_ns; /* also p's time_nanos and duration_nanos */
 	char service[256];
 };
 
 /*
  * Decode and check one upload: `body` of `len` bytes, decompressed to at
- * most `max_raw` bytes. `now_ns` fills a missing `until`. Returns 0 with
- * *out filled, or -EINVAL (a bad request: the reason in *err, one line)
- * or -EFBIG (the data expands past max_raw).
+ * most `max_raw` bytes. The window is [from, until): `now_ns` fills a
+ * missing `until`, and `from` defaults to 10 s before it; a request that
+ * gives neither takes the profile's own time range, if it has one. Returns
+ * 0 with *out filled, or -EINVAL (a bad request: the reason in *err, one
+ * line) or -EFBIG (the data expands past max_raw).
  */
 int ingest_decode(const struct ingest_params *q, const uint8_t *body,
 		  size_t len, size_t max_raw, int64_t now_ns,
