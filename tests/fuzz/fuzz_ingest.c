@@ -20,7 +20,8 @@
  * there is one, so that fsync costs nothing); each input gets it empty, so
  * that a crash replays from its input alone. Invariants checked: every
  * failure says why, every answer is a known status with a body, no answer
- * is a 500, and every JSON answer parses.
+ * is a 500, every JSON answer parses, and the store is consistent after
+ * the requests and after a repair (its index deleted, then opened).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -34,6 +35,7 @@
 
 #include "../../formats/profile.h"
 #include "../../lib/log.h"
+#include "../../profiler/store.h"
 #include "../../web/api.h"
 #include "../../web/ingest.h"
 
@@ -237,6 +239,37 @@ static int request(struct api *a, const char *method, const char *path,
 	return status;
 }
 
+/*
+ * What the ingest left must be a consistent store (each index line agrees
+ * with its file), and one that opening repairs: without its index, every
+ * window is indexed again from the file itself.
+ */
+static void check_store(void)
+{
+	struct api_opts o = { .store_dir = store_dir, .max_raw = MAX_RAW };
+	struct input none = { .nparams = 0 };
+	size_t nfiles = 0, unindexed = 0;
+	char index[sizeof(store_dir) + sizeof("/" STORE_INDEX)];
+	struct api *a;
+
+	if (store_check(store_dir, &nfiles, &unindexed) || unindexed) {
+		fprintf(stderr, "the store is not consistent after the requests\n");
+		abort();
+	}
+	if (!nfiles)
+		return;
+	snprintf(index, sizeof(index), "%s/" STORE_INDEX, store_dir);
+	unlink(index);
+	if (api_new(&o, &a))
+		abort();
+	request(a, "GET", "/api/windows", &none, "from", "0", NULL);
+	api_free(a);
+	if (store_check(store_dir, &nfiles, &unindexed) || unindexed) {
+		fprintf(stderr, "the store is not consistent after a repair\n");
+		abort();
+	}
+}
+
 static void check_api(const struct input *in)
 {
 	static const char *const queries[] = {
@@ -279,6 +312,7 @@ static void check_api(const struct input *in)
 	if (path)
 		request(a, in->len ? "POST" : "GET", path, in, NULL, NULL, NULL);
 	api_free(a);
+	check_store();
 	empty_store();
 }
 
