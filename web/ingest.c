@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../formats/folded.h"
+#include "../formats/gz.h"
 #include "../formats/profile.h"
 #include "../lib/parse.h"
 #include "../lib/utf8.h"
@@ -254,6 +255,7 @@ int ingest_decode(const struct ingest_params *q, const uint8_t *body,
 {
 	struct series ser;
 	struct profile *p = NULL;
+	uint8_t *raw = NULL;
 	struct format_error perr = { { 0 } };
 	enum profile_format want = FORMAT_UNKNOWN, got;
 	const char *kv[2 * (INGEST_MAX_LABELS + 2)];
@@ -305,12 +307,29 @@ int ingest_decode(const struct ingest_params *q, const uint8_t *body,
 	}
 	if ((e = series_parse(q->name, false, &ser, err)))
 		return e;
+	/* format_detect calls any gzip stream pprof: look inside, so that
+	 * gzipped folded stacks are told apart (and get their cpu column). */
+	if (gz_is_gzip(body, len)) {
+		size_t bad_at = 0;
+
+		e = gz_decompress(body, len, max_raw, &raw, &len, &bad_at);
+		if (e == -EFBIG)
+			format_error_set(err, "gzip: the data expands past %zu MiB",
+					 max_raw >> 20);
+		else if (e)
+			format_error_set(err, "gzip: corrupt or truncated data"
+					 " (at byte %zu)", bad_at);
+		if (e) {
+			series_release(&ser);
+			return e == -EFBIG ? -EFBIG : -EINVAL;
+		}
+		body = raw;
+	}
 	got = format_detect(body, len);
 	if (want && got && got != want) {
 		format_error_set(err, "format=%s, but the body is %s", q->format,
 				 format_name(got));
-		series_release(&ser);
-		return -EINVAL;
+		goto refuse;
 	}
 	if (got == FORMAT_UNKNOWN && want != FORMAT_PPROF &&
 	    !memchr(body, 0, len < 4096 ? len : 4096)) {
@@ -328,10 +347,11 @@ int ingest_decode(const struct ingest_params *q, const uint8_t *body,
 	if (got != FORMAT_PPROF && got != FORMAT_FOLDED) {
 		format_error_set(err, "the body is %s, not pprof or folded stacks",
 				 got ? format_name(got) : "no profile");
-		series_release(&ser);
-		return -EINVAL;
+		goto refuse;
 	}
 	e = profile_read_max(body, len, max_raw, &p, &perr);
+	free(raw);
+	raw = NULL;
 	if (e) {
 		size_t fl = strlen(format_name(got));
 
@@ -383,6 +403,8 @@ decoded:
 	return 0;
 bad:
 	profile_free(p);
+refuse:
+	free(raw);
 	series_release(&ser);
 	return -EINVAL;
 }

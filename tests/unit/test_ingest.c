@@ -11,6 +11,9 @@
 #include "../../web/ingest.h"
 #include "harness.h"
 
+#define NOW (1700000000 * (int64_t)1000000000)
+#define SEC ((int64_t)1000000000)
+
 static void series_names(void)
 {
 	struct series s;
@@ -228,6 +231,142 @@ static void split(void)
 	profile_free(p);
 }
 
+static void parses_series(void)
+{
+	struct format_error err = { "" };
+	struct series s;
+
+	CHECK_EQ(series_parse("app.cpu{host=h1, env=\"a \\\"b\\\"\"}", false, &s,
+			      &err), 0);
+	CHECK_STR(s.service, "app");
+	CHECK_EQ(s.nlabels, 2);
+	CHECK_STR(s.keys[0], "host");
+	CHECK_STR(s.values[0], "h1");
+	CHECK_STR(s.values[1], "a \"b\"");
+	series_release(&s);
+	CHECK_EQ(series_parse("{service_name=\"web\",__name__=cpu}", false, &s,
+			      &err), 0);
+	CHECK_STR(s.service, "web");
+	CHECK_EQ(s.nlabels, 0);
+	series_release(&s);
+	CHECK_EQ(series_parse("", true, &s, &err), 0);
+	CHECK_STR(s.service, "");
+	series_release(&s);
+	CHECK_EQ(series_parse("", false, &s, &err), -EINVAL);
+	CHECK_EQ(series_parse("app{host=h1", false, &s, &err), -EINVAL);
+	CHECK_EQ(series_parse("app{h=1,h=2}", false, &s, &err), -EINVAL);
+	CHECK_EQ(series_parse("app{9x=1}", false, &s, &err), -EINVAL);
+}
+
+static void parses_times(void)
+{
+	int64_t t;
+
+	CHECK_EQ(ingest_parse_time("1700000000", NOW, &t), 0);
+	CHECK_EQ(t, NOW);
+	CHECK_EQ(ingest_parse_time("1700000000000", NOW, &t), 0);
+	CHECK_EQ(t, NOW);
+	CHECK_EQ(ingest_parse_time("1700000000000000", NOW, &t), 0);
+	CHECK_EQ(t, NOW);
+	CHECK_EQ(ingest_parse_time("1700000000000000000", NOW, &t), 0);
+	CHECK_EQ(t, NOW);
+	CHECK_EQ(ingest_parse_time("now-1h", NOW, &t), 0);
+	CHECK_EQ(t, NOW - 3600 * SEC);
+	/* Past INGEST_TIME_MAX, in each unit, and before 1970. */
+	CHECK_EQ(ingest_parse_time("9961999990", NOW, &t), -EINVAL);
+	CHECK_EQ(ingest_parse_time("9999999999999", NOW, &t), -EINVAL);
+	CHECK_EQ(ingest_parse_time("9223372036854775807", NOW, &t), -EINVAL);
+	CHECK_EQ(ingest_parse_time("99999999999999999999", NOW, &t), -EINVAL);
+	CHECK_EQ(ingest_parse_time("2200-01-01T00:00:00Z", NOW, &t), -EINVAL);
+	CHECK_EQ(ingest_parse_time("1969-12-31T23:59:59Z", NOW, &t), -EINVAL);
+}
+
+static int decode(const char *name, const char *from, const char *until,
+		  const char *format, const void *body, size_t len,
+		  struct ingest_result *r)
+{
+	struct ingest_params q = { .name = name, .from = from, .until = until,
+				   .format = format };
+	struct format_error err = { "" };
+	int e = ingest_decode(&q, body, len, 1 << 20, NOW, r, &err);
+
+	if (e)
+		CHECK(err.msg[0] != '\0');
+	return e;
+}
+
+static void decodes_folded(void)
+{
+	static const char folded[] = "main;work 3\nmain;idle 1\n";
+	struct ingest_result r;
+	uint8_t *gz;
+	size_t gzlen;
+
+	CHECK_EQ(decode("app", "1699999990", "1700000000", NULL, folded,
+			sizeof(folded) - 1, &r), 0);
+	CHECK_EQ(r.start_ns, NOW - 10 * SEC);
+	CHECK_EQ(r.end_ns, NOW);
+	CHECK_EQ(r.p->time_nanos, r.start_ns);
+	CHECK_EQ(r.p->duration_nanos, r.end_ns - r.start_ns);
+	CHECK_EQ(profile_total(r.p, profile_sample_type_index(r.p, "cpu")),
+		 4 * SEC / 100);
+	profile_free(r.p);
+	/* Gzipped, folded stacks are still folded stacks. */
+	CHECK_EQ(gz_compress((const uint8_t *)folded, sizeof(folded) - 1, &gz,
+			     &gzlen), 0);
+	CHECK_EQ(decode("app", NULL, NULL, "folded", gz, gzlen, &r), 0);
+	CHECK(r.p && profile_sample_type_index(r.p, "cpu") >= 0);
+	profile_free(r.p);
+	CHECK_EQ(decode("app", NULL, NULL, NULL, gz, gzlen, &r), 0);
+	CHECK(r.p && profile_sample_type_index(r.p, "cpu") >= 0);
+	profile_free(r.p);
+	CHECK_EQ(decode("app", NULL, NULL, "pprof", gz, gzlen, &r), -EINVAL);
+	CHECK_EQ(decode("app", NULL, NULL, NULL, gz, gzlen / 2, &r), -EINVAL);
+	free(gz);
+	/* A count whose time in ns does not fit in 64 bits. */
+	CHECK_EQ(decode("app", NULL, NULL, NULL, "main 551700000000000\n", 21,
+			&r), -EINVAL);
+	CHECK_EQ(decode("app", NULL, NULL, NULL, "", 0, &r), -EINVAL);
+}
+
+/* Without from and until, a profile's own time range is the window. */
+static void takes_the_profiles_time(void)
+{
+	static const char *const types[] = { "samples", "cpu" };
+	static const char *const units[] = { "count", "nanoseconds" };
+	struct profile *p = profile_new();
+	struct profile_line line = { .line = 1 };
+	struct ingest_result r;
+	int64_t v[2] = { 1, 10000000 };
+	uint64_t loc;
+	uint8_t *pb;
+	size_t len;
+
+	profile_set_sample_types(p, types, units, 2);
+	line.function_id = profile_add_function(p, "main", NULL, NULL, 0);
+	loc = profile_add_location(p, 0, 0x1000, FRAME_USER, &line, 1);
+	profile_add_sample(p, &loc, 1, v, NULL, 0);
+	p->time_nanos = NOW - 600 * SEC;
+	p->duration_nanos = 15 * SEC;
+	CHECK_EQ(pprof_encode(p, &pb, &len), 0);
+	profile_free(p);
+	CHECK_EQ(decode("app", NULL, NULL, NULL, pb, len, &r), 0);
+	CHECK_EQ(r.start_ns, NOW - 600 * SEC);
+	CHECK_EQ(r.end_ns, NOW - 585 * SEC);
+	profile_free(r.p);
+	/* Given either end, the request's window; the profile says it too. */
+	CHECK_EQ(decode("app", NULL, "1700000000", NULL, pb, len, &r), 0);
+	CHECK_EQ(r.start_ns, NOW - 10 * SEC);
+	CHECK_EQ(r.p->time_nanos, NOW - 10 * SEC);
+	CHECK_EQ(r.p->duration_nanos, 10 * SEC);
+	profile_free(r.p);
+	CHECK_EQ(decode("app", "1700000000", "1700000000", NULL, pb, len, &r), 0);
+	CHECK_EQ(r.end_ns, r.start_ns + 1);
+	CHECK_EQ(r.p->duration_nanos, 1);
+	profile_free(r.p);
+	free(pb);
+}
+
 int main(void)
 {
 	RUN(series_names);
@@ -236,5 +375,9 @@ int main(void)
 	RUN(decode_caps);
 	RUN(labels_replace_and_merge);
 	RUN(split);
+	RUN(parses_series);
+	RUN(parses_times);
+	RUN(decodes_folded);
+	RUN(takes_the_profiles_time);
 	HARNESS_END();
 }
