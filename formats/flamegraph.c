@@ -293,7 +293,8 @@ static void close_node(struct tree *t, uint32_t node, double min_value)
 
 	if (parent == NONE || (double)t->value[node] >= min_value)
 		return;
-	t->small_value[parent] += t->value[node];
+	t->small_value[parent] = profile_value_add(t->small_value[parent],
+						   t->value[node]);
 	t->small_count[parent]++;
 	t->n = node;
 }
@@ -330,7 +331,7 @@ static uint32_t add_profile(struct tree *t, const struct profile *p, int vi,
 
 		if (s->values[vi] <= 0)
 			continue;
-		*total += s->values[vi];
+		*total = profile_value_add(*total, s->values[vi]);
 		sample_frames(t, &nc, p, s, reverse, &st);
 		ALLOC_GROW(st.refs, st.nrefs + 1, st.refs_alloc);
 		st.refs[st.nrefs++] = (struct stack_ref){ off, (uint32_t)(st.n - off),
@@ -364,9 +365,10 @@ static uint32_t add_profile(struct tree *t, const struct profile *p, int vi,
 		for (uint32_t k = same; k < r->len; k++)
 			path[k] = new_node(t, k ? path[k - 1] : root,
 					   st.name[r->off + k], st.kind[r->off + k]);
-		t->value[root] += r->value;
+		t->value[root] = profile_value_add(t->value[root], r->value);
 		for (uint32_t k = 0; k < r->len; k++)
-			t->value[path[k]] += r->value;
+			t->value[path[k]] = profile_value_add(t->value[path[k]],
+							       r->value);
 		prev = r;
 	}
 	for (uint32_t k = prev ? prev->len : 0; k-- > 0;)
@@ -731,15 +733,15 @@ static void draw_node(struct draw *d, uint32_t n, int64_t start)
 		uint32_t c = t->children[i];
 
 		if ((double)t->value[c] * d->scale < minw) {
-			small += t->value[c];
-			small_other += t->other[c];
+			small = profile_value_add(small, t->value[c]);
+			small_other = profile_value_add(small_other, t->other[c]);
 			nsmall++;
 			continue;
 		}
 		draw_node(d, c, x);
-		x += t->value[c];
+		x = profile_value_add(x, t->value[c]);
 	}
-	small += t->small_value[n];
+	small = profile_value_add(small, t->small_value[n]);
 	nsmall += t->small_count[n];
 	if (nsmall && (double)small * d->scale >= minw)
 		emit_frame(d, "", 0, x, small, t->depth[n] + 1, true, nsmall,

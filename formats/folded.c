@@ -145,7 +145,7 @@ int folded_write(const struct profile *p, int value_index, FILE *out)
 			    !memcmp(lines[k].text, cur.buf, cur.len))
 				break;
 		if (k != HMAP_NONE) {
-			lines[k].count += v;
+			lines[k].count = profile_value_add(lines[k].count, v);
 			continue;
 		}
 		ALLOC_GROW(lines, nlines + 1, alloc);
@@ -472,7 +472,7 @@ int folded_read(const char *data, size_t len, struct profile **out,
 		hi = h128.high64;
 		slot = find_stack(&r, h, hi);
 		if (slot->sample) {
-			slot->count += count;
+			slot->count = profile_value_add(slot->count, count);
 			continue;
 		}
 		r.nlocpool = 0;
@@ -493,9 +493,11 @@ int folded_read(const char *data, size_t len, struct profile **out,
 	}
 	/* The counts of repeated lines, into their samples. */
 	for (size_t i = 0; !e && r.stacks && i <= r.stacks_mask; i++)
-		if (r.stacks[i].sample)
-			r.p->samples[r.stacks[i].sample - 1].values[0] +=
-				r.stacks[i].count;
+		if (r.stacks[i].sample) {
+			int64_t *v = &r.p->samples[r.stacks[i].sample - 1].values[0];
+
+			*v = profile_value_add(*v, r.stacks[i].count);
+		}
 	free(r.frames);
 	free(r.stacks);
 	free(r.locpool);

@@ -211,7 +211,8 @@ size_t profile_add_sample(struct profile *p, const uint64_t *locs,
 		    (!nlabels ||
 		     !memcmp(s->labels, labels, nlabels * sizeof(*labels)))) {
 			for (size_t v = 0; v < p->nsample_types; v++)
-				s->values[v] += values[v];
+				s->values[v] = profile_value_add(s->values[v],
+								 values[v]);
 			return i;
 		}
 	}
@@ -279,7 +280,7 @@ int64_t profile_total(const struct profile *p, int idx)
 	if (idx < 0 || (size_t)idx >= p->nsample_types)
 		return 0;
 	for (size_t i = 0; i < p->nsamples; i++)
-		t += p->samples[i].values[idx];
+		t = profile_value_add(t, p->samples[i].values[idx]);
 	return t;
 }
 

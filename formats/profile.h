@@ -188,6 +188,18 @@ const struct profile_mapping *profile_mapping(const struct profile *p,
 const char *profile_sample_label_str(const struct profile *p,
 				     const struct profile_sample *s,
 				     const char *key);
+/* a + b held at INT64_MAX or INT64_MIN rather than overflowing: values
+ * come from files and uploads and may be anything, and every sum of them
+ * (merged samples, totals, a flame graph's nodes) adds this way. */
+static inline int64_t profile_value_add(int64_t a, int64_t b)
+{
+	int64_t s;
+
+	if (__builtin_add_overflow(a, b, &s))
+		return a > 0 ? INT64_MAX : INT64_MIN;
+	return s;
+}
+
 /* Index of the sample type named `type`, or -1. */
 int profile_sample_type_index(const struct profile *p, const char *type);
 /*

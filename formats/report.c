@@ -73,7 +73,7 @@ static int64_t tally(struct table *t, const struct profile *p, int vi,
 
 		if (!v)
 			continue;
-		total += v;
+		total = profile_value_add(total, v);
 		for (uint32_t j = 0; j < s->nlocations; j++) {
 			const struct profile_location *l =
 				profile_location(p, s->location_ids[j]);
@@ -93,16 +93,16 @@ static int64_t tally(struct table *t, const struct profile *p, int vi,
 				r = row_for(t, sb.buf);
 				if (second) {
 					if (leaf)
-						r->flat2 += v;
+						r->flat2 = profile_value_add(r->flat2, v);
 					if (r->stamp2 != i + 1) {
-						r->cum2 += v;
+						r->cum2 = profile_value_add(r->cum2, v);
 						r->stamp2 = i + 1;
 					}
 				} else {
 					if (leaf)
-						r->flat += v;
+						r->flat = profile_value_add(r->flat, v);
 					if (r->stamp != i + 1) {
-						r->cum += v;
+						r->cum = profile_value_add(r->cum, v);
 						r->stamp = i + 1;
 					}
 				}
@@ -189,7 +189,7 @@ int report_write(const struct profile *p, const struct report_opts *o, FILE *f)
 	for (size_t i = 0; i < nrows; i++) {
 		const struct row *r = &t.rows[i];
 
-		sum += r->flat;
+		sum = profile_value_add(sum, r->flat);
 		fmt_value(a, sizeof(a), r->flat, ns);
 		fmt_value(b, sizeof(b), r->cum, ns);
 		fprintf(f, "%10s %5.2f%% %5.2f%% %10s %5.2f%%  %s\n", a,

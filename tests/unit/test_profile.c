@@ -162,6 +162,27 @@ static void adds_scaled_types(void)
 	profile_free(p);
 }
 
+/* Values from an upload may be anything: sums stop at the int64 limits. */
+static void saturates_sums(void)
+{
+	static const char *const types[] = { "samples" };
+	static const char *const units[] = { "count" };
+	struct profile *p = profile_new();
+	int64_t max = INT64_MAX, min = INT64_MIN, one = 1;
+	uint64_t a = 1, b = 2;
+
+	profile_set_sample_types(p, types, units, 1);
+	profile_add_sample(p, &a, 1, &max, NULL, 0);
+	profile_add_sample(p, &a, 1, &max, NULL, 0);
+	CHECK_EQ(p->samples[0].values[0], INT64_MAX);
+	profile_add_sample(p, &b, 1, &one, NULL, 0);
+	CHECK_EQ(profile_total(p, 0), INT64_MAX);
+	CHECK_EQ(profile_value_add(min, -1), INT64_MIN);
+	CHECK_EQ(profile_value_add(min, max), -1);
+	CHECK_EQ(profile_value_add(3, -5), -2);
+	profile_free(p);
+}
+
 static void writes_folded(void)
 {
 	struct profile *p = sample_profile();
@@ -565,6 +586,7 @@ int main(void)
 	RUN(merges_samples);
 	RUN(takes_empty_samples);
 	RUN(adds_scaled_types);
+	RUN(saturates_sums);
 	RUN(writes_folded);
 	RUN(sanitizes_frames);
 	RUN(merges_profiles);
