@@ -95,10 +95,13 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The distinct indexed "key=value" labels and the sample count of `p`. */
+/* The distinct indexed "key=value" labels and the sample count of `p`
+ * (the samples column's total, held between 0 and INT64_MAX, which JSON
+ * readers such as jansson take). */
 static void summarize(const struct profile *p, struct store_entry *e)
 {
 	int col = profile_sample_type_index(p, "samples");
+	int64_t total = 0;
 	struct hmap seen = HMAP_INIT;
 	size_t alloc = 0;
 	/* Per string index: 0 unknown, 1 indexed key, 2 not. */
@@ -110,7 +113,7 @@ static void summarize(const struct profile *p, struct store_entry *e)
 		const struct profile_sample *s = &p->samples[i];
 
 		if (p->nsample_types)
-			e->samples += (uint64_t)s->values[col];
+			total = profile_value_add(total, s->values[col]);
 		for (uint32_t l = 0; l < s->nlabels; l++) {
 			const struct profile_label *lb = &s->labels[l];
 			char num[32], *kv;
@@ -153,6 +156,7 @@ static void summarize(const struct profile *p, struct store_entry *e)
 			e->labels[e->nlabels++] = kv;
 		}
 	}
+	e->samples = total > 0 ? (uint64_t)total : 0;
 	if (e->nlabels) /* NULL when there are none: qsort's is nonnull */
 		qsort(e->labels, e->nlabels, sizeof(*e->labels), cmp_str);
 	cap_values(e);

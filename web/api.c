@@ -191,6 +191,25 @@ static int selection_parse(const struct api_request *req, const char *pfx,
 	return 0;
 }
 
+/* ---- sample counts: between 0 and INT64_MAX, which JSON readers such
+ * as jansson take, whatever values an upload held ---- */
+
+static uint64_t samples_of(const struct profile *p)
+{
+	int c = profile_sample_type_index(p, "samples");
+	int64_t t = profile_total(p, c >= 0 ? c : profile_value_index(p, -1));
+
+	return t > 0 ? (uint64_t)t : 0;
+}
+
+/* a + b, with a <= INT64_MAX, held there. */
+static uint64_t samples_add(uint64_t a, uint64_t b)
+{
+	uint64_t s = a + (b > INT64_MAX ? INT64_MAX : b);
+
+	return s > INT64_MAX ? INT64_MAX : s;
+}
+
 /* ---- the store ---- */
 
 /* Read-only: open the store again when its index changed (the agent that
@@ -260,7 +279,7 @@ static struct sel_entry *select_entries(struct api *a, const struct selection *s
 		c->start_ns = e->start_ns;
 		c->end_ns = e->end_ns;
 		c->bytes = e->bytes;
-		c->samples = e->samples;
+		c->samples = samples_add(0, e->samples);
 		c->nlabels = e->nlabels;
 		c->labels = xcalloc(e->nlabels ? e->nlabels : 1, sizeof(char *));
 		for (size_t j = 0; j < e->nlabels; j++)
@@ -766,15 +785,12 @@ static void get_timeline(struct api *a, const struct api_request *req,
 				continue;
 			tmp = profile_new();
 			if (!profile_merge(tmp, w, s.filters, s.nfilters, NULL)) {
-				int c = profile_sample_type_index(tmp, "samples");
-
-				samples = (uint64_t)profile_total(
-					tmp, c >= 0 ? c : profile_value_index(tmp, -1));
+				samples = samples_of(tmp);
 			}
 			profile_free(tmp);
 			window_put(a, w);
 		}
-		sum[b] += (int64_t)samples;
+		sum[b] = (int64_t)samples_add((uint64_t)sum[b], samples);
 	}
 	sel_entries_free(v, n);
 	strbuf_addf(&sb, "{\"fromMs\":%" PRId64 ",\"stepMs\":%.3f,\"samples\":[",
@@ -836,7 +852,7 @@ static void get_services(struct api *a, const struct api_request *req,
 				continue;
 			e = count_add(&c, &nc, &ca, l + k + 1);
 			e->windows++;
-			e->samples += v[i].samples;
+			e->samples = samples_add(e->samples, v[i].samples);
 			if (v[i].end_ns > e->last_ns)
 				e->last_ns = v[i].end_ns;
 			any++;
@@ -845,7 +861,7 @@ static void get_services(struct api *a, const struct api_request *req,
 			struct count *e = count_add(&c, &nc, &ca, "");
 
 			e->windows++;
-			e->samples += v[i].samples;
+			e->samples = samples_add(e->samples, v[i].samples);
 			if (v[i].end_ns > e->last_ns)
 				e->last_ns = v[i].end_ns;
 		}
@@ -998,12 +1014,7 @@ static void post_ingest(struct api *a, const struct api_request *req,
 		fail(r, e == -EFBIG ? 413 : 400, "%s", err.msg);
 		return;
 	}
-	{
-		int c = profile_sample_type_index(res.p, "samples");
-
-		samples = (uint64_t)profile_total(
-			res.p, c >= 0 ? c : profile_value_index(res.p, -1));
-	}
+	samples = samples_of(res.p);
 	/* A retry of an upload already stored (its answer was lost) is
 	 * taken again, and stored once. Only uploads that say their time:
 	 * without it, the same profile twice is two moments. */
