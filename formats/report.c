@@ -177,7 +177,7 @@ int report_write(const struct profile *p, const struct report_opts *o, FILE *f)
 		qsort(t.rows, t.n, sizeof(*t.rows), cmp_rows);
 	nrows = o->top > 0 && (size_t)o->top < t.n ? (size_t)o->top : t.n;
 	for (size_t i = 0; i < nrows; i++)
-		shown += t.rows[i].flat;
+		shown = profile_value_add(shown, t.rows[i].flat);
 	fmt_value(a, sizeof(a), shown, ns);
 	fmt_value(b, sizeof(b), total, ns);
 	fprintf(f, "Type: %s\n", profile_str(p, p->sample_types[vi].type));
