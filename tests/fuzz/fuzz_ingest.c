@@ -17,8 +17,9 @@
  * parameters select (the ingested window, unless the input says otherwise).
  *
  * The store lives in a directory made once per process (on tmpfs when
- * there is one, so that fsync costs nothing); each input gets it empty, so
- * that a crash replays from its input alone. Invariants checked: every
+ * there is one, so that fsync costs nothing), removed at exit; each input
+ * gets it empty, so that a crash replays from its input alone (a crash
+ * leaves the directory behind, with what the input stored). Invariants checked: every
  * failure says why, every answer is a known status with a body, no answer
  * is a 500, every JSON answer parses, and the store is consistent after
  * the requests and after a repair (its index deleted, then opened).
