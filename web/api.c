@@ -575,12 +575,7 @@ static void merge_selection(struct api *a, const struct selection *s,
 
 		profile_set_sample_types(m->p, types, units, 2);
 	}
-	{
-		int c = profile_sample_type_index(m->p, "samples");
-
-		m->samples = (uint64_t)profile_total(
-			m->p, c >= 0 ? c : profile_value_index(m->p, -1));
-	}
+	m->samples = samples_of(m->p);
 	if (!m->p->time_nanos && !s->window) {
 		m->p->time_nanos = s->from;
 		m->p->duration_nanos = s->until - s->from;
