@@ -355,9 +355,9 @@ int agent_config_set(struct agent_config *c, const char *key,
 	} else if (!strcmp(key, "push-spool-size")) {
 		uint64_t b;
 
-		if (parse_size(v, &b) || b < (64u << 10)) {
+		if (parse_size(v, &b) || b < (16u << 10)) {
 			snprintf(err, errlen, "invalid push-spool-size '%s'"
-				 " (expected at least 64K, such as 256M)", v);
+				 " (expected at least 16K, such as 256M)", v);
 			return -EINVAL;
 		}
 		c->push_spool_bytes = b;

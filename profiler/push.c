@@ -301,6 +301,16 @@ int pusher_enqueue(struct pusher *p, const struct profile *prof,
 	free(raw);
 	if (err)
 		return err;
+	if (z_len > p->o.spool_max) {
+		free(z);
+		pthread_mutex_lock(&p->lock);
+		p->st.dropped_spool_full++;
+		pthread_mutex_unlock(&p->lock);
+		log_warn("push: the spool is full: a window of %zu bytes is"
+			 " larger than its cap (%" PRIu64 " bytes), dropped",
+			 z_len, p->o.spool_max);
+		return -ENOSPC;
+	}
 	/* Make room first: the oldest go past the cap. */
 	v = list_spool(p, &n, &bytes);
 	for (size_t i = 0; i < n && bytes + z_len > p->o.spool_max; i++) {

@@ -79,13 +79,13 @@ A="$T/agent3"
 spin() { bg "$W/deep" 8 "$1"; }
 spin 6; spin 6
 start_agent cap --store "$A" --window 1 -F 499 --push "http://127.0.0.1:$PORT" \
-	--push-spool-size 64K
+	--push-spool-size 16K
 sleep 3
 stop_agent
 check "past its cap the spool drops windows and counts them ($(status_field "$A" push.windows_dropped_spool_full))" \
 	[ "$(status_field "$A" push.windows_dropped_spool_full)" -ge 1 ]
 check "... keeping it under the cap ($(status_field "$A" push.spool_bytes) bytes)" \
-	[ "$(status_field "$A" push.spool_bytes)" -le 65536 ]
+	[ "$(status_field "$A" push.spool_bytes)" -le 16384 ]
 check "... and saying so" grep -q "the spool is full" "$T/cap.log"
 kill $BG_PIDS 2>/dev/null
 

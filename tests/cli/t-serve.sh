@@ -268,10 +268,14 @@ check "the store checks out afterwards" grep -q "; 0 problems;" "$T/check"
 # ---- a store another process holds (a running agent): read-only ----
 mkdir -p "$T/held"
 cp -r "$S/." "$T/held/"
-flock -n "$T/held/lock" sleep 30 &
+# One process holds the lock (flock(1) would leave its child holding it,
+# and the script's output open).
+python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); time.sleep(60)' \
+	"$T/held/lock" >/dev/null 2>&1 &
 HOLDER=$!
 BG_PIDS="$BG_PIDS $HOLDER"
-sleep 0.2
+wait_for sh -c '! flock -n "$1" true' _ "$T/held/lock"
 start_serve held --store "$T/held"
 check "a held store is served read-only, saying so" grep -q "read-only" "$T/held.log"
 expect "... ingest answers 503" 503 POST '/ingest?name=x' --data-binary @"$T/a.folded"

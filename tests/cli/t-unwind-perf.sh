@@ -33,9 +33,9 @@ leaves() {
 # sampling alone, and 3 points is well outside that.
 profile_both() { # NAME
 	perf record -q -F 999 --call-graph dwarf -p "$wl" -o "$T/$1.data" \
-		-- sleep 8 >/dev/null 2>&1 &
+		-- sleep 5 >/dev/null 2>&1 &
 	perf_pid=$!
-	"$SMOLDER" record -p "$wl" -F 999 -d 8 -o "$T/$1.folded" 2>"$T/$1.err"
+	"$SMOLDER" record -p "$wl" -F 999 -d 5 -o "$T/$1.folded" 2>"$T/$1.err"
 	check "$1: record exits 0" [ $? -eq 0 ]
 	wait "$perf_pid"
 	perf script -i "$T/$1.data" 2>/dev/null >"$T/$1.perf.txt"
