@@ -276,7 +276,10 @@ import json, sys
 store = sys.argv[1]
 kills = [int(l) for l in open(sys.argv[2])]
 starts = [int(l) for l in open(sys.argv[3])]
-files = sorted(l for l in open(store + "/index") if l.strip())
+try:
+    files = sorted(l for l in open(store + "/index") if l.strip())
+except FileNotFoundError:  # killed before any window was written
+    files = []
 w = sorted((json.loads(l) for l in files), key=lambda e: e["start"])
 bad = 0
 for s, k in zip(starts, kills):
