@@ -304,8 +304,12 @@ run: deps
 	$(Q)$(MAKE) --no-print-directory smolder
 	./smolder record -a -d 5 -o flame.folded -o flame.svg
 
+# Everything the tests run, built on every CPU first; then the tests, one
+# at a time (several measure sampling rates and must not share the CPUs).
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 check: deps
-	$(Q)$(MAKE) --no-print-directory smolder
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) smolder $(B)/smolder-san \
+		workloads $(UNIT_BINS) $(UNIT_SAN_BINS) $(FUZZ_BINS)
 	$(Q)$(MAKE) --no-print-directory test
 
 bench: smolder workloads

@@ -40,7 +40,7 @@ A="$T/agent"
 start_agent push --store "$A" --window 1 -F 49 --push "$URL" --service web
 sleep 2
 kill -9 "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null
-sleep 2.5
+sleep 2
 check "with the server down, windows wait in the spool ($(spool_windows "$A"))" \
 	[ "$(spool_windows "$A")" -ge 1 ]
 check "... the failures are counted" [ "$(status_field "$A" push.attempts_failed)" -ge 1 ]
