@@ -181,6 +181,8 @@ int cmd_serve(int argc, char **argv)
 		goto out;
 	if (server_start(&so, api, &srv))
 		goto out;
+	if (api_start_warmer(api, 0))
+		log_warn("cannot start the warmer: views are summed when asked");
 	{
 		char host[256];
 		char *colon;

@@ -58,6 +58,12 @@ struct api {
 	size_t ncache, cache_alloc;
 	uint64_t cache_bytes, cache_max, tick;
 	struct api_stats stats;
+	/* the warmer: sums of the last hour made before anyone asks */
+	pthread_t warmer;
+	bool warmer_started, stopping;
+	pthread_cond_t wake;
+	uint64_t ingests; /* uploads stored, for the warmer to notice */
+	unsigned warm_every_s;
 };
 
 /* A copy of a store entry, usable without the lock. */
@@ -1042,6 +1048,7 @@ static void post_ingest(struct api *a, const struct api_request *req,
 	}
 	e = store_write(a->st, res.p, res.start_ns, res.end_ns, digest, name);
 	if (!e) {
+		a->ingests++;
 		a->stats.ingested++;
 		a->stats.ingest_bytes += req->len;
 	}
@@ -1120,12 +1127,92 @@ void api_handle(struct api *a, const struct api_request *req,
 	fail(r, 404, "no such page");
 }
 
+/*
+ * The warmer: every few seconds while windows arrive, the last hour's
+ * view is merged for every service and for all of them, and dropped:
+ * what stays is the cache of sums, so that the first person to look finds
+ * them made and waits for the edges only.
+ */
+#define WARM_MAX_SERVICES 32
+
+static void warm(struct api *a)
+{
+	int64_t now = (int64_t)clock_ns(CLOCK_REALTIME);
+	struct selection all = { .from = now - 3600 * (int64_t)1000000000,
+				 .until = now };
+	struct sel_entry *v;
+	char *names[WARM_MAX_SERVICES];
+	size_t n, nn = 0, kl = strlen(INGEST_SERVICE_LABEL);
+	struct merged m;
+
+	v = select_entries(a, &all, &n);
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < v[i].nlabels; k++) {
+			const char *l = v[i].labels[k];
+			size_t j = 0;
+
+			if (strncmp(l, INGEST_SERVICE_LABEL, kl) || l[kl] != '=')
+				continue;
+			while (j < nn && strcmp(names[j], l + kl + 1))
+				j++;
+			if (j == nn && nn < WARM_MAX_SERVICES)
+				names[nn++] = xstrdup(l + kl + 1);
+		}
+	sel_entries_free(v, n);
+	merge_selection(a, &all, false, &m);
+	profile_free(m.p);
+	for (size_t i = 0; i < nn; i++) {
+		struct selection s = all;
+
+		s.nfilters = 1;
+		s.filters[0] = (struct profile_label_filter){ INGEST_SERVICE_LABEL,
+							      names[i] };
+		merge_selection(a, &s, false, &m);
+		profile_free(m.p);
+		free(names[i]);
+	}
+}
+
+static void *warmer(void *arg)
+{
+	struct api *a = arg;
+	uint64_t seen = UINT64_MAX;
+
+	for (;;) {
+		struct timespec ts;
+		uint64_t now_ingests;
+		bool stop;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += a->warm_every_s;
+		pthread_mutex_lock(&a->lock);
+		if (!a->stopping)
+			pthread_cond_timedwait(&a->wake, &a->lock, &ts);
+		stop = a->stopping;
+		now_ingests = a->ingests;
+		refresh(a);
+		/* A store another process writes changes under us: warm it
+		 * every time; ours when uploads came. */
+		if (!a->writable)
+			now_ingests = (uint64_t)a->index_size;
+		pthread_mutex_unlock(&a->lock);
+		if (stop)
+			break;
+		if (now_ingests == seen)
+			continue;
+		seen = now_ingests;
+		warm(a);
+	}
+	return NULL;
+}
+
 int api_new(const struct api_opts *o, struct api **out)
 {
 	struct api *a = xcalloc(1, sizeof(*a));
 	int err;
 
 	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->wake, NULL);
 	a->dir = xstrdup(o->store_dir);
 	a->max_raw = o->max_raw;
 	a->cache_max = o->cache_bytes;
@@ -1168,10 +1255,27 @@ bool api_writable(const struct api *a)
 	return a->writable;
 }
 
+int api_start_warmer(struct api *a, unsigned every_s)
+{
+	a->warm_every_s = every_s ? every_s : 10;
+	int err = -pthread_create(&a->warmer, NULL, warmer, a);
+
+	if (!err)
+		a->warmer_started = true;
+	return err;
+}
+
 void api_free(struct api *a)
 {
 	if (!a)
 		return;
+	if (a->warmer_started) {
+		pthread_mutex_lock(&a->lock);
+		a->stopping = true;
+		pthread_cond_broadcast(&a->wake);
+		pthread_mutex_unlock(&a->lock);
+		pthread_join(a->warmer, NULL);
+	}
 	store_close(a->st);
 	if (a->dirfd >= 0)
 		close(a->dirfd);
@@ -1182,6 +1286,7 @@ void api_free(struct api *a)
 	free(a->cache);
 	free(a->dir);
 	pthread_mutex_destroy(&a->lock);
+	pthread_cond_destroy(&a->wake);
 	free(a);
 }
 

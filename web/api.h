@@ -52,6 +52,10 @@ struct api;
  * agent, holds it). *out or a negative errno after logging. */
 int api_new(const struct api_opts *o, struct api **out);
 void api_free(struct api *a);
+/* Start a thread that sums the last hour's windows ahead of the queries
+ * (while uploads arrive, every `every_s` seconds; 0: 10), so that views
+ * find them made. Stopped by api_free. 0 or -errno. */
+int api_start_warmer(struct api *a, unsigned every_s);
 /* Whether ingest is possible (the store is ours to write). */
 bool api_writable(const struct api *a);
 

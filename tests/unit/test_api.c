@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../formats/folded.h"
@@ -227,9 +228,61 @@ static void refusals(void)
 	}
 }
 
+/* The warmer sums the last hour before anyone asks. */
+static void warmer(void)
+{
+	char dir[] = "/tmp/smolder-test-api.XXXXXX";
+	struct api_opts o = { .store_dir = dir, .max_raw = 1 << 20,
+			      .cache_bytes = 64 << 20 };
+	struct api *a;
+	struct strbuf body = STRBUF_INIT, out = STRBUF_INIT;
+	struct api_stats st = { 0 };
+	int64_t now = (int64_t)time(NULL) / 60 * 60;
+	int ok = 0;
+
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK_EQ(api_new(&o, &a), 0);
+	CHECK_EQ(api_start_warmer(a, 1), 0);
+	/* 4 minutes of 2 s windows, ending a minute ago. */
+	for (int w = 0; w < 120; w++) {
+		char from[32], until[32];
+		struct api_param p[] = { { "name", "warm" }, { "from", from },
+					 { "until", until } };
+		struct api_request req = { .method = "POST", .path = "/ingest",
+					   .params = p, .nparams = 3 };
+		struct api_response r;
+
+		snprintf(from, sizeof(from), "%lld", (long long)(now - 300 + 2 * w));
+		snprintf(until, sizeof(until), "%lld", (long long)(now - 298 + 2 * w));
+		window_body(&body, 1, w);
+		req.body = (const uint8_t *)body.buf;
+		req.len = body.len;
+		api_handle(a, &req, &r);
+		ok += r.status == 200;
+		api_response_release(&r);
+	}
+	CHECK_EQ(ok, 120);
+	for (int i = 0; i < 50 && st.sums_built < 4; i++) {
+		usleep(100000);
+		api_get_stats(a, &st);
+	}
+	CHECK(st.sums_built >= 4);
+	CHECK_EQ(st.queries, 0);
+	api_free(a);
+	strbuf_release(&body);
+	strbuf_release(&out);
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		CHECK_EQ(system(cmd), 0);
+	}
+}
+
 int main(void)
 {
 	RUN(rollups);
+	RUN(warmer);
 	RUN(refusals);
 	HARNESS_END();
 }
