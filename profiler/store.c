@@ -627,30 +627,49 @@ static int append_index(struct store *st, const char *line)
 	return err;
 }
 
-int store_write(struct store *st, const struct profile *p, int64_t start_ns,
-		int64_t end_ns, uint64_t digest, char *name_out)
+int store_prepare(const struct profile *p, int64_t start_ns, int64_t end_ns,
+		  uint64_t digest, struct store_prepared *out)
 {
-	struct store_entry e = { 0 };
-	uint8_t *raw = NULL, *z = NULL;
-	size_t raw_len = 0, z_len = 0;
-	char name[STORE_NAME_MAX], *line;
+	uint8_t *raw = NULL;
+	size_t raw_len = 0;
 	int err;
 
-	if (!st->writable)
-		return -EROFS;
+	memset(out, 0, sizeof(*out));
 	if ((err = pprof_encode(p, &raw, &raw_len))) {
 		log_err("cannot encode the window: %s", strerror(-err));
 		return err;
 	}
-	err = zst_compress(raw, raw_len, ZSTD_LEVEL, &z, &z_len);
+	err = zst_compress(raw, raw_len, ZSTD_LEVEL, &out->data, &out->len);
 	free(raw);
 	if (err) {
 		log_err("cannot compress the window: %s", strerror(-err));
 		return err;
 	}
-	window_name(st, start_ns, name, sizeof(name));
-	err = store_write_file(st->dirfd, name, z, z_len);
-	free(z);
+	out->e.digest = digest;
+	out->e.start_ns = start_ns;
+	out->e.end_ns = end_ns;
+	out->e.bytes = out->len;
+	out->e.raw_bytes = raw_len;
+	summarize(p, &out->e);
+	return 0;
+}
+
+void store_prepared_release(struct store_prepared *pp)
+{
+	free(pp->data);
+	entry_release(&pp->e);
+	memset(pp, 0, sizeof(*pp));
+}
+
+int store_commit(struct store *st, struct store_prepared *pp, char *name_out)
+{
+	char name[STORE_NAME_MAX], *line;
+	int err;
+
+	if (!st->writable)
+		return -EROFS;
+	window_name(st, pp->e.start_ns, name, sizeof(name));
+	err = store_write_file(st->dirfd, name, pp->data, pp->len);
 	if (err) {
 		log_err("cannot write window '%s/%s': %s", st->dir, name,
 			strerror(-err));
@@ -658,25 +677,37 @@ int store_write(struct store *st, const struct profile *p, int64_t start_ns,
 	}
 	if (name_out)
 		snprintf(name_out, STORE_NAME_MAX, "%s", name);
-	e.file = xstrdup(name);
-	e.digest = digest;
-	e.start_ns = start_ns;
-	e.end_ns = end_ns;
-	e.bytes = z_len;
-	e.raw_bytes = raw_len;
-	summarize(p, &e);
-	line = entry_json(&e);
+	free(pp->data);
+	pp->data = NULL;
+	pp->e.file = xstrdup(name);
+	line = entry_json(&pp->e);
 	err = append_index(st, line);
 	free(line);
 	if (err) {
 		/* The window is written; the next open indexes it. */
 		log_warn("cannot index window '%s': %s", name, strerror(-err));
 	}
-	add_entry(st, &e);
+	add_entry(st, &pp->e);
+	memset(&pp->e, 0, sizeof(pp->e)); /* the store owns it now */
 	/* Windows arrive in time order, but keep the invariant anyway. */
 	if (st->n > 1 && cmp_entry(&st->ents[st->n - 2], &st->ents[st->n - 1]) > 0)
 		qsort(st->ents, st->n, sizeof(*st->ents), cmp_entry);
 	return 0;
+}
+
+int store_write(struct store *st, const struct profile *p, int64_t start_ns,
+		int64_t end_ns, uint64_t digest, char *name_out)
+{
+	struct store_prepared pp;
+	int err;
+
+	if (!st->writable)
+		return -EROFS;
+	if ((err = store_prepare(p, start_ns, end_ns, digest, &pp)))
+		return err;
+	err = store_commit(st, &pp, name_out);
+	store_prepared_release(&pp);
+	return err;
 }
 
 int store_read(const struct store *st, const struct store_entry *e,

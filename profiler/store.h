@@ -89,6 +89,23 @@ void store_repair_stats(const struct store *st, struct store_repair *out);
 int store_write(struct store *st, const struct profile *p, int64_t start_ns,
 		int64_t end_ns, uint64_t digest, char *name);
 
+/*
+ * store_write in two steps, for writers that share a store between
+ * threads: store_prepare (encode, compress, summarize: the costly part,
+ * touching no store) outside the lock, store_commit (name, write, index)
+ * under it. Release the prepared window with store_prepared_release,
+ * committed or not.
+ */
+struct store_prepared {
+	uint8_t *data;
+	size_t len;
+	struct store_entry e;
+};
+int store_prepare(const struct profile *p, int64_t start_ns, int64_t end_ns,
+		  uint64_t digest, struct store_prepared *out);
+int store_commit(struct store *st, struct store_prepared *pp, char *name);
+void store_prepared_release(struct store_prepared *pp);
+
 /* The newest entry indexed with `digest` (not 0), or NULL: how a server
  * knows an upload it has already stored. Borrowed like store_get. */
 const struct store_entry *store_find_digest(const struct store *st,

@@ -999,6 +999,7 @@ static void post_ingest(struct api *a, const struct api_request *req,
 	int64_t now = now_of(req);
 	struct strbuf sb = STRBUF_INIT;
 	const struct store_entry *dup;
+	struct store_prepared pp;
 	uint64_t samples, digest;
 	int e;
 
@@ -1016,6 +1017,14 @@ static void post_ingest(struct api *a, const struct api_request *req,
 		return;
 	}
 	samples = samples_of(res.p);
+	if (!res.p->nsamples) {
+		/* Nothing to look at, and nothing to find it by (the index's
+		 * labels come from samples): taken, not stored. */
+		profile_free(res.p);
+		strbuf_adds(&sb, "{\"window\":null,\"samples\":0}\n");
+		respond_json(r, 200, &sb);
+		return;
+	}
 	/* A retry of an upload already stored (its answer was lost) is
 	 * taken again, and stored once. Only uploads that say their time:
 	 * without it, the same profile twice is two moments. */
@@ -1032,6 +1041,13 @@ static void post_ingest(struct api *a, const struct api_request *req,
 		}
 		digest |= 1;
 	}
+	/* Encoding and compressing need no lock; naming, writing and
+	 * indexing do. */
+	if ((e = store_prepare(res.p, res.start_ns, res.end_ns, digest, &pp))) {
+		profile_free(res.p);
+		fail(r, 500, "cannot encode the profile: %s", strerror(-e));
+		return;
+	}
 	pthread_mutex_lock(&a->lock);
 	dup = digest ? store_find_digest(a->st, digest) : NULL;
 	if (dup) {
@@ -1039,6 +1055,7 @@ static void post_ingest(struct api *a, const struct api_request *req,
 		a->stats.ingest_duplicates++;
 		pthread_mutex_unlock(&a->lock);
 		profile_free(res.p);
+		store_prepared_release(&pp);
 		strbuf_adds(&sb, "{\"window\":");
 		json_add_str(&sb, name);
 		strbuf_addf(&sb, ",\"duplicate\":true,\"samples\":%" PRIu64 "}\n",
@@ -1046,7 +1063,7 @@ static void post_ingest(struct api *a, const struct api_request *req,
 		respond_json(r, 200, &sb);
 		return;
 	}
-	e = store_write(a->st, res.p, res.start_ns, res.end_ns, digest, name);
+	e = store_commit(a->st, &pp, name);
 	if (!e) {
 		a->ingests++;
 		a->stats.ingested++;
@@ -1059,6 +1076,7 @@ static void post_ingest(struct api *a, const struct api_request *req,
 	}
 	pthread_mutex_unlock(&a->lock);
 	profile_free(res.p);
+	store_prepared_release(&pp);
 	if (e) {
 		fail(r, e == -ENOSPC ? 507 : 503, "cannot store the profile: %s",
 		     strerror(-e));

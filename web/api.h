@@ -10,7 +10,9 @@
  *                                answers {"window": FILE, "samples": N};
  *                                the same upload again (same body, name,
  *                                times) is answered as stored, and not
- *                                stored twice (a client's retry)
+ *                                stored twice (a client's retry); one
+ *                                without samples is taken, not stored
+ *                                ("window": null)
  *   GET  /api/services           services seen in [from, until)
  *   GET  /api/labels             label names and their values
  *   GET  /api/profile            the merged profile of a selection,

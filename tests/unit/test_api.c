@@ -216,6 +216,9 @@ static void refusals(void)
 	CHECK_EQ(request(a, "GET", "/api/profile", win, 2, NULL, &out), 200);
 	CHECK_EQ(out.len, 0);
 	CHECK_EQ(request(a, "POST", "/ingest", ok, 1, "main;a 1\n", &out), 200);
+	/* Zero counts: taken, not stored. */
+	CHECK_EQ(request(a, "POST", "/ingest", ok, 1, "main;b 0\n", &out), 200);
+	CHECK(out.buf && strstr(out.buf, "\"window\":null"));
 	CHECK_EQ(request(a, "GET", "/api/windows", NULL, 0, NULL, &out), 200);
 	CHECK(out.buf && strstr(out.buf, "\"count\":1"));
 	api_free(a);
