@@ -315,7 +315,7 @@ check: deps
 bench: smolder workloads
 	bench/overhead
 
-# The binary, the agent's systemd unit (`systemctl enable --now
+# The binary, the systemd units of the agent and of serve (`systemctl enable --now
 # smolder-agent`), its config (kept if one is there) and the README.
 install: smolder
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
@@ -325,6 +325,9 @@ install: smolder
 		-e 's|@DOCDIR@|$(DOCDIR)|g' dist/smolder-agent.service.in \
 		> $(DESTDIR)$(UNITDIR)/smolder-agent.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/smolder-agent.service
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+		dist/smolder-serve.service.in > $(DESTDIR)$(UNITDIR)/smolder-serve.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/smolder-serve.service
 	[ -e $(DESTDIR)$(SYSCONFDIR)/smolder/agent.conf ] || \
 		install -m 0644 dist/agent.conf $(DESTDIR)$(SYSCONFDIR)/smolder/agent.conf
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
@@ -332,6 +335,7 @@ install: smolder
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/smolder \
 		$(DESTDIR)$(UNITDIR)/smolder-agent.service \
+		$(DESTDIR)$(UNITDIR)/smolder-serve.service \
 		$(DESTDIR)$(DOCDIR)/README.md
 
 clean:
