@@ -31,6 +31,7 @@
 #include "../lib/strbuf.h"
 #include "../lib/xalloc.h"
 #include "../web/ingest.h"
+#include "../web/token.h"
 #include "cgroupinfo.h"
 #include "push.h"
 #include "store.h"
@@ -442,6 +443,7 @@ struct labeler {
 	struct cgroupinfo *cgi;
 	struct proctrack *procs;
 	const char *host;
+	const char *service; /* the agent's config's; set at each cut */
 	struct cg_labels *cgs;
 	size_t ncgs, cgs_alloc;
 	struct hmap cg_idx;
@@ -508,6 +510,8 @@ static unsigned label_sample(void *ctx, const struct sample_key *k,
 
 	keys[n] = "host";
 	vals[n++] = lb->host;
+	keys[n] = INGEST_SERVICE_LABEL;
+	vals[n++] = lb->service;
 	keys[n] = "exe";
 	vals[n++] = k->inst ? proctrack_exe(lb->procs, k->inst) : NULL;
 	if (cg) {
@@ -768,6 +772,7 @@ static void cut_window(struct agent *a)
 	session_finish_set(&a->s, set);
 	add_counters(a);
 
+	a->lb.service = a->cfg.service; /* a reload may have replaced it */
 	pb = profbuild_new(a->s.sym, a->s.procs, 1000000000ull / a->cfg.freq_hz);
 	profbuild_set_labeler(pb, label_sample, &a->lb);
 	err = session_collect(&a->s, set, true, pb, &ds);
@@ -782,9 +787,6 @@ static void cut_window(struct agent *a)
 	a->st.no_process += bs.no_process;
 
 	if (!err) {
-		const char *kv[] = { INGEST_SERVICE_LABEL, a->cfg.service };
-
-		profile_set_labels(p, kv, 1);
 		if (a->push)
 			pusher_enqueue(a->push, p, a->window_start_ns, end_ns);
 		err = store_write(a->store, p, a->window_start_ns, end_ns, 0, NULL);
@@ -956,25 +958,9 @@ static int start_push(struct agent *a)
 
 	if (!a->cfg.push_url)
 		return 0;
-	if (a->cfg.push_token_file) {
-		FILE *f = fopen(a->cfg.push_token_file, "re");
-		char buf[4096] = "";
-		size_t n;
-
-		if (!f || !fgets(buf, sizeof(buf), f)) {
-			log_err("cannot read push token file '%s': %s",
-				a->cfg.push_token_file,
-				f ? "it is empty" : strerror(errno));
-			if (f)
-				fclose(f);
-			return -EINVAL;
-		}
-		fclose(f);
-		n = strlen(buf);
-		while (n && strchr("\r\n \t", buf[n - 1]))
-			buf[--n] = '\0';
-		token = xstrdup(buf);
-	}
+	if (a->cfg.push_token_file &&
+	    !(token = token_read(a->cfg.push_token_file, 1)))
+		return -EINVAL;
 	snprintf(spool, sizeof(spool), "%s/" PUSH_SPOOL_DIR, a->cfg.store);
 	snprintf(series, sizeof(series), "%s{host=\"%s\"}", a->cfg.service,
 		 a->host);

@@ -13,6 +13,7 @@
 #include "../lib/parse.h"
 #include "../web/api.h"
 #include "../web/server.h"
+#include "../web/token.h"
 #include "commands.h"
 
 #define CMD "smolder serve"
@@ -59,33 +60,6 @@ static const struct option long_opts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
-
-/* The token: the file's first line, without surrounding blanks. */
-static char *read_token(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	char buf[4096], *s, *e;
-
-	if (!f) {
-		log_err("cannot read token file '%s': %s", path, strerror(errno));
-		return NULL;
-	}
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = '\0';
-	fclose(f);
-	for (s = buf; *s == ' ' || *s == '\t'; s++)
-		;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' ||
-			 e[-1] == '\t'))
-		*--e = '\0';
-	if (strlen(s) < 8) {
-		log_err("token file '%s': the token is empty or shorter than 8"
-			" characters", path);
-		return NULL;
-	}
-	return strdup(s);
-}
 
 int cmd_serve(int argc, char **argv)
 {
@@ -165,7 +139,7 @@ int cmd_serve(int argc, char **argv)
 					   " HOST:PORT, :PORT or [IPV6]:PORT)",
 					   so.listen);
 	}
-	if (token_file && !(token = read_token(token_file)))
+	if (token_file && !(token = token_read(token_file, 8)))
 		return 1;
 	so.token = token;
 

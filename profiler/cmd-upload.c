@@ -16,6 +16,7 @@
 #include "../lib/xalloc.h"
 #include "../web/client.h"
 #include "../web/ingest.h"
+#include "../web/token.h"
 #include "commands.h"
 #include "output.h"
 
@@ -68,29 +69,6 @@ static void default_name(const char *path, char *out, size_t n)
 		if (strchr("{}=,\" ", *c) || (unsigned char)*c < 0x20)
 			*c = '_';
 	free(copy);
-}
-
-static char *read_token(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	char buf[4096];
-	size_t n;
-
-	if (!f) {
-		log_err("cannot read token file '%s': %s", path, strerror(errno));
-		return NULL;
-	}
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = '\0';
-	fclose(f);
-	n = strlen(buf);
-	while (n && strchr("\r\n \t", buf[n - 1]))
-		buf[--n] = '\0';
-	if (!n) {
-		log_err("token file '%s' is empty", path);
-		return NULL;
-	}
-	return xstrdup(buf);
 }
 
 int cmd_upload(int argc, char **argv)
@@ -150,7 +128,7 @@ int cmd_upload(int argc, char **argv)
 		return usage_error(CMD, "invalid time for --from: '%s'", from_s);
 	if (until_s && ingest_parse_time(until_s, now, &until))
 		return usage_error(CMD, "invalid time for --until: '%s'", until_s);
-	if (token_file && !(token = read_token(token_file)))
+	if (token_file && !(token = token_read(token_file, 1)))
 		return 1;
 	co.token = token;
 

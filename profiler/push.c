@@ -146,7 +146,7 @@ static void update_spool_stats(struct pusher *p)
 }
 
 /* Wait up to ms, or until stopped or woken. Returns true when stopping. */
-static bool nap(struct pusher *p, int ms, bool until_woken)
+static bool nap(struct pusher *p, int ms)
 {
 	struct timespec ts;
 	bool stop;
@@ -161,7 +161,6 @@ static bool nap(struct pusher *p, int ms, bool until_woken)
 	pthread_mutex_lock(&p->lock);
 	if (!p->stop)
 		pthread_cond_timedwait(&p->cond, &p->lock, &ts);
-	(void)until_woken;
 	stop = p->stop;
 	pthread_mutex_unlock(&p->lock);
 	return stop;
@@ -270,7 +269,7 @@ static void *run(void *arg)
 					 st.last_error);
 				warned = true;
 			}
-			if (nap(p, backoff, false))
+			if (nap(p, backoff))
 				break;
 			continue;
 		}
@@ -279,7 +278,7 @@ static void *run(void *arg)
 			warned = false;
 		}
 		backoff = 0;
-		if (!n && nap(p, 60000, true))
+		if (!n && nap(p, 60000))
 			break;
 	}
 	return NULL;

@@ -722,17 +722,24 @@ static void get_diff(struct api *a, const struct api_request *req,
 }
 
 /* The value of label `key` in an entry's sorted "k=v" list, if only one. */
+/* The value in an index label "key=value" when its key is `key`, or NULL. */
+static const char *label_value(const char *kv, const char *key)
+{
+	size_t kl = strlen(key);
+
+	return !strncmp(kv, key, kl) && kv[kl] == '=' ? kv + kl + 1 : NULL;
+}
+
 static const char *entry_label(const struct sel_entry *e, const char *key,
 			       size_t *count)
 {
-	size_t kl = strlen(key);
-	const char *found = NULL;
+	const char *found = NULL, *v;
 
 	*count = 0;
 	for (size_t i = 0; i < e->nlabels; i++)
-		if (!strncmp(e->labels[i], key, kl) && e->labels[i][kl] == '=') {
+		if ((v = label_value(e->labels[i], key))) {
 			if (!found)
-				found = e->labels[i] + kl + 1;
+				found = v;
 			(*count)++;
 		}
 	return found;
@@ -843,28 +850,23 @@ static void get_services(struct api *a, const struct api_request *req,
 	}
 	v = select_entries(a, &s, &n);
 	for (size_t i = 0; i < n; i++) {
-		size_t k = strlen(INGEST_SERVICE_LABEL), any = 0;
+		size_t any = 0;
 
-		for (size_t j = 0; j < v[i].nlabels; j++) {
-			const char *l = v[i].labels[j];
+		/* Each service the window holds; "" when it names none. */
+		for (size_t j = 0; j <= v[i].nlabels; j++) {
+			const char *svc = j < v[i].nlabels
+				? label_value(v[i].labels[j], INGEST_SERVICE_LABEL)
+				: any ? NULL : "";
 			struct count *e;
 
-			if (strncmp(l, INGEST_SERVICE_LABEL, k) || l[k] != '=')
+			if (!svc)
 				continue;
-			e = count_add(&c, &nc, &ca, l + k + 1);
+			e = count_add(&c, &nc, &ca, svc);
 			e->windows++;
 			e->samples = samples_add(e->samples, v[i].samples);
 			if (v[i].end_ns > e->last_ns)
 				e->last_ns = v[i].end_ns;
 			any++;
-		}
-		if (!any) {
-			struct count *e = count_add(&c, &nc, &ca, "");
-
-			e->windows++;
-			e->samples = samples_add(e->samples, v[i].samples);
-			if (v[i].end_ns > e->last_ns)
-				e->last_ns = v[i].end_ns;
 		}
 	}
 	sel_entries_free(v, n);
@@ -1160,21 +1162,22 @@ static void warm(struct api *a)
 				 .until = now };
 	struct sel_entry *v;
 	char *names[WARM_MAX_SERVICES];
-	size_t n, nn = 0, kl = strlen(INGEST_SERVICE_LABEL);
+	size_t n, nn = 0;
 	struct merged m;
 
 	v = select_entries(a, &all, &n);
 	for (size_t i = 0; i < n; i++)
 		for (size_t k = 0; k < v[i].nlabels; k++) {
-			const char *l = v[i].labels[k];
+			const char *svc = label_value(v[i].labels[k],
+						      INGEST_SERVICE_LABEL);
 			size_t j = 0;
 
-			if (strncmp(l, INGEST_SERVICE_LABEL, kl) || l[kl] != '=')
+			if (!svc)
 				continue;
-			while (j < nn && strcmp(names[j], l + kl + 1))
+			while (j < nn && strcmp(names[j], svc))
 				j++;
 			if (j == nn && nn < WARM_MAX_SERVICES)
-				names[nn++] = xstrdup(l + kl + 1);
+				names[nn++] = xstrdup(svc);
 		}
 	sel_entries_free(v, n);
 	merge_selection(a, &all, false, &m);

@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,21 +94,22 @@ static void ingest_url(struct strbuf *sb, const char *url)
 		strbuf_adds(sb, "/ingest");
 }
 
-/* The server's reason from a JSON error body, or the body's first line. */
+/* The server's reason from a JSON error body ({"error": ...}, as ours and
+ * Pyroscope's are), or the body's first line. */
 static void reason(const struct strbuf *body, char *out, size_t n)
 {
 	const char *b = body->buf ? body->buf : "", *e;
-	const char *k = strstr(b, "\"error\":\"");
+	json_t *o = json_loadb(b, body->len, 0, NULL);
+	const char *msg = json_string_value(json_object_get(o, "error"));
 
-	if (k) {
-		b = k + 9;
-		e = strchr(b, '"');
+	if (msg) {
+		snprintf(out, n, "%.300s", msg);
 	} else {
 		e = strchr(b, '\n');
+		snprintf(out, n, "%.*s", (int)(e ? (e - b > 300 ? 300 : e - b)
+					      : (int)strnlen(b, 300)), b);
 	}
-	if (!e)
-		e = b + strlen(b);
-	snprintf(out, n, "%.*s", (int)(e - b > 300 ? 300 : e - b), b);
+	json_decref(o);
 }
 
 static int send_one(CURL *c, const struct client_opts *o, const char *name,

@@ -33,6 +33,8 @@ EOF
 }
 
 spool_windows() { status_field "$1" push.spool_windows; }
+# The status is written as a window is cut, with that window just spooled.
+spool_drained() { [ "$(spool_windows "$1")" -le 1 ]; }
 
 # ---- the server goes away and comes back ----
 start_serve srv 127.0.0.1:0 --store "$T/srv"
@@ -46,8 +48,7 @@ check "with the server down, windows wait in the spool ($(spool_windows "$A"))" 
 check "... the failures are counted" [ "$(status_field "$A" push.attempts_failed)" -ge 1 ]
 check "... and said once" [ "$(grep -c "windows wait in the spool" "$T/push.log")" -eq 1 ]
 start_serve srv2 "127.0.0.1:$PORT" --store "$T/srv"
-# The status is written as a window is cut, with that window just spooled.
-wait_for sh -c '[ "$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[\"push\"][\"spool_windows\"])" "$1/status.json")" -le 1 ]' _ "$A"
+wait_for spool_drained "$A"
 check "when it is back, the spool empties" [ "$(spool_windows "$A")" -le 1 ]
 stop_agent
 check "the agent stops cleanly" [ "$AGENT_RC" -eq 0 ]
@@ -69,7 +70,7 @@ check "stopping with the server down leaves the windows spooled ($left)" [ "$lef
 start_serve srv3 "127.0.0.1:$PORT" --store "$T/srv3"
 start_agent up --store "$A" --window 1 -F 49 --push "$URL"
 sleep 1.5
-wait_for sh -c '[ "$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[\"push\"][\"spool_windows\"])" "$1/status.json")" -le 1 ]' _ "$A"
+wait_for spool_drained "$A"
 stop_agent
 check "... and all arrive once, the old ones with the new" same_windows "$A" "$T/srv3"
 kill "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null

@@ -58,6 +58,41 @@ static void window_body(struct strbuf *sb, int h, int w)
 	}
 }
 
+/* A server over a new store in a temporary directory (`dir`, a mkdtemp
+ * template, gets its name). */
+static struct api *open_store(char *dir, size_t max_raw, uint64_t cache)
+{
+	struct api_opts o = { .store_dir = dir, .max_raw = max_raw,
+			      .cache_bytes = cache };
+	struct api *a = NULL;
+
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK_EQ(api_new(&o, &a), 0);
+	return a;
+}
+
+static void close_store(struct api *a, const char *dir)
+{
+	char cmd[128];
+
+	api_free(a);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CHECK_EQ(system(cmd), 0);
+}
+
+/* POST /ingest of `body` as series `name` over [from, until) seconds;
+ * the status. */
+static int ingest(struct api *a, const char *name, int64_t from,
+		  int64_t until, const char *body, struct strbuf *out)
+{
+	char f[32], u[32];
+	struct api_param p[] = { { "name", name }, { "from", f }, { "until", u } };
+
+	snprintf(f, sizeof(f), "%lld", (long long)from);
+	snprintf(u, sizeof(u), "%lld", (long long)until);
+	return request(a, "POST", "/ingest", p, 3, body, out);
+}
+
 /* Folded text of the window-by-window merge of every window of the store
  * overlapping [from, until) with service_name=roll (and host, if given). */
 static char *reference(const char *dir, int64_t from, int64_t until,
@@ -94,27 +129,20 @@ static char *reference(const char *dir, int64_t from, int64_t until,
 static void rollups(void)
 {
 	char dir[] = "/tmp/smolder-test-api.XXXXXX";
-	struct api_opts o = { .store_dir = dir, .max_raw = 1 << 20,
-			      .cache_bytes = 64 << 20 };
-	struct api *a;
+	struct api *a = open_store(dir, 1 << 20, 64 << 20);
 	struct strbuf body = STRBUF_INIT, out = STRBUF_INIT;
 	/* From a 10-minute boundary two hours before NOW. */
 	int64_t t0 = (NOW / 1000000000 - 7200) / 600 * 600;
 	int ok = 0;
 
-	CHECK(mkdtemp(dir) != NULL);
-	CHECK_EQ(api_new(&o, &a), 0);
 	for (int h = 0; h < 3; h++)
 		for (int w = 0; w < 75; w++) {
-			char name[32], from[32], until[32];
-			struct api_param p[] = { { "name", name }, { "from", from },
-						 { "until", until } };
+			char name[32];
 
 			snprintf(name, sizeof(name), "roll{host=h%d}", h);
-			snprintf(from, sizeof(from), "%lld", (long long)(t0 + 10 * w));
-			snprintf(until, sizeof(until), "%lld", (long long)(t0 + 10 * w + 10));
 			window_body(&body, h, w);
-			ok += request(a, "POST", "/ingest", p, 3, body.buf, &out) == 200;
+			ok += ingest(a, name, t0 + 10 * w, t0 + 10 * w + 10,
+				     body.buf, &out) == 200;
 		}
 	CHECK_EQ(ok, 225);
 
@@ -151,22 +179,17 @@ static void rollups(void)
 
 	/* A window arriving late in a bucket already summed is counted. */
 	{
-		struct api_param p[] = { { "name", "roll{host=h9}" },
-					 { "from", "" }, { "until", "" } };
 		struct api_param q[] = { { "query", "roll" }, { "from", "" },
 					 { "until", "" }, { "format", "folded" } };
-		char from[32], until[32], qf[32], qu[32];
+		char qf[32], qu[32];
 		char *want;
 
-		snprintf(from, sizeof(from), "%lld", (long long)(t0 + 5));
-		snprintf(until, sizeof(until), "%lld", (long long)(t0 + 15));
-		p[1].value = from;
-		p[2].value = until;
 		snprintf(qf, sizeof(qf), "%lld", (long long)t0);
 		snprintf(qu, sizeof(qu), "%lld", (long long)(t0 + 690));
 		q[1].value = qf;
 		q[2].value = qu;
-		CHECK_EQ(request(a, "POST", "/ingest", p, 3, "main;late 1000\n", &out), 200);
+		CHECK_EQ(ingest(a, "roll{host=h9}", t0 + 5, t0 + 15,
+				"main;late 1000\n", &out), 200);
 		want = reference(dir, t0 * 1000000000, (t0 + 690) * 1000000000, NULL);
 		CHECK_EQ(request(a, "GET", "/api/profile", q, 4, NULL, &out), 200);
 		CHECK(out.buf && want && !strcmp(out.buf, want));
@@ -180,24 +203,16 @@ static void rollups(void)
 		CHECK(st.sums_built > 0);
 		CHECK(st.sums_cached > 0);
 	}
-	api_free(a);
+	close_store(a, dir);
 	strbuf_release(&body);
 	strbuf_release(&out);
-	{
-		char cmd[128];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		CHECK_EQ(system(cmd), 0);
-	}
 }
 
 /* Requests that must fail, and leave the store as it was. */
 static void refusals(void)
 {
 	char dir[] = "/tmp/smolder-test-api.XXXXXX";
-	struct api_opts o = { .store_dir = dir, .max_raw = 1 << 16,
-			      .cache_bytes = 1 << 20 };
-	struct api *a;
+	struct api *a = open_store(dir, 1 << 16, 1 << 20);
 	struct strbuf out = STRBUF_INIT;
 	struct api_param noname[] = { { "from", "1" } };
 	struct api_param bad[] = { { "name", "x{" } };
@@ -205,8 +220,6 @@ static void refusals(void)
 	struct api_param win[] = { { "window", "../../etc/passwd" },
 				   { "format", "folded" } };
 
-	CHECK(mkdtemp(dir) != NULL);
-	CHECK_EQ(api_new(&o, &a), 0);
 	CHECK_EQ(request(a, "POST", "/ingest", noname, 1, "main;a 1\n", &out), 400);
 	CHECK_EQ(request(a, "POST", "/ingest", bad, 1, "main;a 1\n", &out), 400);
 	CHECK_EQ(request(a, "POST", "/ingest", ok, 1, "main;a x\n", &out), 400);
@@ -221,48 +234,26 @@ static void refusals(void)
 	CHECK(out.buf && strstr(out.buf, "\"window\":null"));
 	CHECK_EQ(request(a, "GET", "/api/windows", NULL, 0, NULL, &out), 200);
 	CHECK(out.buf && strstr(out.buf, "\"count\":1"));
-	api_free(a);
+	close_store(a, dir);
 	strbuf_release(&out);
-	{
-		char cmd[128];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		CHECK_EQ(system(cmd), 0);
-	}
 }
 
 /* The warmer sums the last hour before anyone asks. */
 static void warmer(void)
 {
 	char dir[] = "/tmp/smolder-test-api.XXXXXX";
-	struct api_opts o = { .store_dir = dir, .max_raw = 1 << 20,
-			      .cache_bytes = 64 << 20 };
-	struct api *a;
+	struct api *a = open_store(dir, 1 << 20, 64 << 20);
 	struct strbuf body = STRBUF_INIT, out = STRBUF_INIT;
 	struct api_stats st = { 0 };
 	int64_t now = (int64_t)time(NULL) / 60 * 60;
 	int ok = 0;
 
-	CHECK(mkdtemp(dir) != NULL);
-	CHECK_EQ(api_new(&o, &a), 0);
 	CHECK_EQ(api_start_warmer(a, 1), 0);
 	/* 4 minutes of 2 s windows, ending a minute ago. */
 	for (int w = 0; w < 120; w++) {
-		char from[32], until[32];
-		struct api_param p[] = { { "name", "warm" }, { "from", from },
-					 { "until", until } };
-		struct api_request req = { .method = "POST", .path = "/ingest",
-					   .params = p, .nparams = 3 };
-		struct api_response r;
-
-		snprintf(from, sizeof(from), "%lld", (long long)(now - 300 + 2 * w));
-		snprintf(until, sizeof(until), "%lld", (long long)(now - 298 + 2 * w));
 		window_body(&body, 1, w);
-		req.body = (const uint8_t *)body.buf;
-		req.len = body.len;
-		api_handle(a, &req, &r);
-		ok += r.status == 200;
-		api_response_release(&r);
+		ok += ingest(a, "warm", now - 300 + 2 * w, now - 298 + 2 * w,
+			     body.buf, &out) == 200;
 	}
 	CHECK_EQ(ok, 120);
 	for (int i = 0; i < 50 && st.sums_built < 4; i++) {
@@ -271,15 +262,9 @@ static void warmer(void)
 	}
 	CHECK(st.sums_built >= 4);
 	CHECK_EQ(st.queries, 0);
-	api_free(a);
+	close_store(a, dir);
 	strbuf_release(&body);
 	strbuf_release(&out);
-	{
-		char cmd[128];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		CHECK_EQ(system(cmd), 0);
-	}
 }
 
 int main(void)
