@@ -42,6 +42,10 @@ int folded_write(const struct profile *p, int value_index, FILE *out);
  */
 int folded_read(const char *data, size_t len, struct profile **out,
 		struct format_error *err);
+/* folded_read with the input read in `nparts` parts (1..8) on as many
+ * threads, whatever its size: the profile must be the same (tests). */
+int folded_read_parts(const char *data, size_t len, size_t nparts,
+		      struct profile **out, struct format_error *err);
 
 /*
  * Append the folded form of frame name `name` to `sb`: separators and line

@@ -104,6 +104,103 @@ static void folded_errors(void)
 	strbuf_release(&sb);
 }
 
+/* A seeded folded input: distinct stacks of all kinds (kernel, JIT,
+ * inlined runs), repeated and shuffled, with comments, blank lines and
+ * CRLF line ends. */
+static void gen_folded(struct strbuf *sb, unsigned seed, int lines)
+{
+	static const char *const sfx[] = { "", "", "", "_[k]", "_[j]", "_[i]" };
+	unsigned x = seed;
+
+	for (int i = 0; i < lines; i++) {
+		int stack, depth;
+
+		x = x * 1103515245u + 12345u;
+		if (x % 97 == 0) {
+			strbuf_adds(sb, (x >> 8) % 2 ? "# a comment\n" : "\n");
+			continue;
+		}
+		stack = (int)((x >> 8) % 300);
+		depth = 1 + stack % 40;
+		for (int d = 0; d < depth; d++)
+			strbuf_addf(sb, "%sf%d%s", d ? ";" : "",
+				    (stack * 7 + d * 13) % 50,
+				    sfx[(stack + d) % 6]);
+		strbuf_addf(sb, " %u%s\n", 1 + (x >> 16) % 100,
+			    (x >> 20) % 5 ? "" : "\r");
+	}
+}
+
+static char *read_parts_pprof(const struct strbuf *in, size_t nparts,
+			      size_t *len, struct format_error *err)
+{
+	struct profile *p = NULL;
+	uint8_t *buf = NULL;
+
+	*len = 0;
+	if (folded_read_parts(in->buf, in->len, nparts, &p, err))
+		return NULL;
+	CHECK_EQ(pprof_encode(p, &buf, len), 0);
+	profile_free(p);
+	return (char *)buf;
+}
+
+/* Read in 1 to 8 parts, the profile is the same, byte for byte, and an
+ * error names the same line of the whole input. */
+static void folded_parts(void)
+{
+	struct strbuf in = STRBUF_INIT, bad = STRBUF_INIT, deep = STRBUF_INIT;
+	struct format_error err1 = { "" };
+	size_t len1, at;
+	char *one;
+
+	gen_folded(&in, 7, 5000);
+	one = read_parts_pprof(&in, 1, &len1, &err1);
+	CHECK(one != NULL);
+	for (size_t n = 2; n <= 8; n++) {
+		struct format_error err = { "" };
+		size_t len;
+		char *other = read_parts_pprof(&in, n, &len, &err);
+
+		CHECK(other != NULL && len == len1 && !memcmp(one, other, len1));
+		free(other);
+	}
+	free(one);
+
+	/* A bad count on line 4001, late in the input: the same message,
+	 * with that line number, whatever part it falls in. */
+	at = 0;
+	for (int l = 0; l < 4000; l++)
+		at = (size_t)(strchr(in.buf + at, '\n') - in.buf) + 1;
+	strbuf_add(&bad, in.buf, at);
+	strbuf_adds(&bad, "x;y 12z\n");
+	strbuf_add(&bad, in.buf + at, in.len - at);
+	for (size_t n = 1; n <= 8; n++) {
+		struct format_error err = { "" };
+		size_t len;
+
+		CHECK(read_parts_pprof(&bad, n, &len, &err) == NULL);
+		CHECK_STR(err.msg, "folded: line 4001: bad count '12z' (expected"
+				   " a whole number)");
+	}
+
+	/* A stack too deep, on the line after the input. */
+	strbuf_add(&deep, in.buf, in.len);
+	for (int i = 0; i <= FOLDED_MAX_DEPTH; i++)
+		strbuf_adds(&deep, i ? ";f" : "f");
+	strbuf_adds(&deep, " 1\n");
+	for (size_t n = 1; n <= 8; n++) {
+		struct format_error err = { "" };
+		size_t len;
+
+		CHECK(read_parts_pprof(&deep, n, &len, &err) == NULL);
+		CHECK_STR(err.msg, "folded: line 5001: more than 65536 frames");
+	}
+	strbuf_release(&in);
+	strbuf_release(&bad);
+	strbuf_release(&deep);
+}
+
 /* pprof: write, read back, and compare everything the model holds. */
 static void pprof_round_trip(void)
 {
@@ -390,6 +487,7 @@ int main(void)
 {
 	RUN(folded_round_trip);
 	RUN(folded_errors);
+	RUN(folded_parts);
 	RUN(pprof_round_trip);
 	RUN(pprof_sanitizes_strings);
 	RUN(pprof_rejects_bad_references);
