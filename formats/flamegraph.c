@@ -291,7 +291,12 @@ static void close_node(struct tree *t, uint32_t node, double min_value)
 {
 	uint32_t parent = t->parent[node];
 
-	if (parent == NONE || (double)t->value[node] >= min_value)
+	if (parent == NONE)
+		return;
+	/* Values are summed upwards as nodes close: a sample adds to its
+	 * leaf only. */
+	t->value[parent] = profile_value_add(t->value[parent], t->value[node]);
+	if ((double)t->value[node] >= min_value)
 		return;
 	t->small_value[parent] = profile_value_add(t->small_value[parent],
 						   t->value[node]);
@@ -365,10 +370,11 @@ static uint32_t add_profile(struct tree *t, const struct profile *p, int vi,
 		for (uint32_t k = same; k < r->len; k++)
 			path[k] = new_node(t, k ? path[k - 1] : root,
 					   st.name[r->off + k], st.kind[r->off + k]);
-		t->value[root] = profile_value_add(t->value[root], r->value);
-		for (uint32_t k = 0; k < r->len; k++)
-			t->value[path[k]] = profile_value_add(t->value[path[k]],
-							       r->value);
+		if (r->len)
+			t->value[path[r->len - 1]] = profile_value_add(
+				t->value[path[r->len - 1]], r->value);
+		else
+			t->value[root] = profile_value_add(t->value[root], r->value);
 		prev = r;
 	}
 	for (uint32_t k = prev ? prev->len : 0; k-- > 0;)
