@@ -11,8 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../lib/hmap.h"
 #include "../lib/log.h"
 #include "../lib/parse.h"
+#include "../lib/strbuf.h"
+#include "../lib/xalloc.h"
 #include "../symbolizer/symbolizer.h"
 #include "commands.h"
 
@@ -74,6 +77,24 @@ static const struct option long_opts[] = {
 	{ 0 },
 };
 
+/* An answer already given: its text in the cache's buffer. */
+struct cached {
+	uint64_t addr;
+	size_t off;
+	uint32_t len;
+	bool unresolved;
+};
+
+/*
+ * Answers already given, by address: a stream of a profile's addresses
+ * asks the same ones again and again, and a repeat then costs a look-up
+ * and a copy. Only where an answer cannot change during the run (a file,
+ * the kernel's symbols as read at the start), not for a live process,
+ * which may map something else at an address. Emptied when it holds
+ * CACHE_MAX bytes.
+ */
+#define CACHE_MAX (64u << 20)
+
 struct symctx {
 	struct symbolizer *s;
 	struct sym_proc *sp;
@@ -82,6 +103,12 @@ struct symctx {
 	bool kernel;
 	bool inlines, functions, addresses, json;
 	uint64_t unresolved;
+	struct strbuf out; /* the answer being written */
+	bool caching;
+	struct hmap cache_idx;
+	struct cached *cache;
+	size_t ncache, cache_alloc;
+	struct strbuf cache_text;
 };
 
 static const char *kind_name(const struct sym_result *r, uint32_t i)
@@ -142,28 +169,73 @@ static void answer_json(struct symctx *c, uint64_t addr,
 	json_object_set_new(o, "Symbol", frames);
 	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 	if (text) {
-		fputs(text, stdout);
-		putchar('\n');
+		strbuf_adds(&c->out, text);
+		strbuf_addc(&c->out, '\n');
 	}
 	free(text);
 	json_decref(o);
 }
 
 /* An answer without a function, in llvm-symbolizer's spelling. */
-static void print_unknown(const struct symctx *c, const struct sym_frame *f)
+static void print_unknown(struct symctx *c, const struct sym_frame *f)
 {
 	if (c->functions)
-		fputs("??\n", stdout);
+		strbuf_adds(&c->out, "??\n");
 	if (f && f->file)
-		printf("%s:%u:%u\n\n", f->file, f->line, f->column);
+		strbuf_addf(&c->out, "%s:%u:%u\n\n", f->file, f->line,
+			    f->column);
 	else
-		fputs("??:0:0\n\n", stdout);
+		strbuf_adds(&c->out, "??:0:0\n\n");
+}
+
+/* Write and forget c->out. */
+static void flush_out(struct symctx *c)
+{
+	fwrite(c->out.buf, 1, c->out.len, stdout);
+	strbuf_reset(&c->out);
+}
+
+static const struct cached *cache_find(const struct symctx *c, uint64_t addr)
+{
+	size_t pos;
+
+	uint64_t h = hash_combine(addr, 0);
+
+	for (uint32_t i = hmap_first(&c->cache_idx, h, &pos); i != HMAP_NONE;
+	     i = hmap_next(&c->cache_idx, h, &pos))
+		if (c->cache[i].addr == addr)
+			return &c->cache[i];
+	return NULL;
+}
+
+static void cache_add(struct symctx *c, uint64_t addr, bool unresolved)
+{
+	if (c->cache_text.len + c->out.len > CACHE_MAX) {
+		hmap_release(&c->cache_idx);
+		hmap_init(&c->cache_idx);
+		c->ncache = 0;
+		strbuf_reset(&c->cache_text);
+	}
+	ALLOC_GROW(c->cache, c->ncache + 1, c->cache_alloc);
+	c->cache[c->ncache] = (struct cached){
+		.addr = addr, .off = c->cache_text.len,
+		.len = (uint32_t)c->out.len, .unresolved = unresolved,
+	};
+	strbuf_add(&c->cache_text, c->out.buf, c->out.len);
+	hmap_insert(&c->cache_idx, hash_combine(addr, 0),
+		    (uint32_t)c->ncache++);
 }
 
 static void answer(struct symctx *c, uint64_t addr)
 {
 	struct sym_result r;
+	const struct cached *hit = c->caching ? cache_find(c, addr) : NULL;
 
+	if (hit) {
+		c->unresolved += hit->unresolved;
+		fwrite(c->cache_text.buf + hit->off, 1, hit->len, stdout);
+		return;
+	}
 	if (c->kernel)
 		symbolize_kernel(c->s, addr, false, &r);
 	else if (c->sp)
@@ -174,27 +246,33 @@ static void answer(struct symctx *c, uint64_t addr)
 		c->unresolved++;
 	if (c->json) {
 		answer_json(c, addr, &r);
-		return;
-	}
-	if (c->addresses)
-		printf("0x%llx\n", (unsigned long long)addr);
-	if (r.status != SYM_OK) {
-		/* Maybe a line without a function (padding the line table
-		 * covers): "??" and that line. */
-		print_unknown(c, r.nframes ? &r.frames[0] : NULL);
-		return;
-	}
-	for (uint32_t i = 0; i < r.nframes; i++) {
-		const struct sym_frame *f = &r.frames[i];
+	} else {
+		if (c->addresses)
+			strbuf_addf(&c->out, "0x%llx\n", (unsigned long long)addr);
+		if (r.status != SYM_OK) {
+			/* Maybe a line without a function (padding the line
+			 * table covers): "??" and that line. */
+			print_unknown(c, r.nframes ? &r.frames[0] : NULL);
+		} else {
+			for (uint32_t i = 0; i < r.nframes; i++) {
+				const struct sym_frame *f = &r.frames[i];
 
-		if (!c->inlines && i > 0)
-			break;
-		if (c->functions)
-			printf("%s\n", f->name);
-		printf("%s:%u:%u\n", f->file ? f->file : "??", f->line,
-		       f->column);
+				if (!c->inlines && i > 0)
+					break;
+				if (c->functions) {
+					strbuf_adds(&c->out, f->name);
+					strbuf_addc(&c->out, '\n');
+				}
+				strbuf_addf(&c->out, "%s:%u:%u\n",
+					    f->file ? f->file : "??", f->line,
+					    f->column);
+			}
+			strbuf_addc(&c->out, '\n');
+		}
 	}
-	putchar('\n');
+	if (c->caching)
+		cache_add(c, addr, r.status != SYM_OK);
+	flush_out(c);
 }
 
 static int parse_addr(const char *s, uint64_t *out)
@@ -287,9 +365,10 @@ static int from_stdin(struct symctx *c)
 				log_err("line %lu: '%.64s' is not a hexadecimal"
 					" address", lineno, line);
 			if (c->json)
-				printf("{\"Error\":\"not an address\"}\n");
+				strbuf_adds(&c->out, "{\"Error\":\"not an address\"}\n");
 			else
 				print_unknown(c, NULL);
+			flush_out(c);
 			continue;
 		}
 		answer(c, addr);
@@ -398,6 +477,13 @@ int cmd_symbolize(int argc, char **argv)
 	}
 	if (c.kernel && symbolizer_kernel_problem(c.s))
 		log_warn("%s", symbolizer_kernel_problem(c.s));
+	c.caching = !c.sp;
+	hmap_init(&c.cache_idx);
+	strbuf_init(&c.out);
+	strbuf_init(&c.cache_text);
+	/* Answers go out in large writes; from_stdin flushes whenever it
+	 * waits for input. */
+	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
 
 	if (optind < argc) {
 		for (int i = optind; i < argc; i++) {
@@ -412,6 +498,10 @@ int cmd_symbolize(int argc, char **argv)
 	if (c.unresolved)
 		log_info("%llu address(es) not resolved to a function",
 			 (unsigned long long)c.unresolved);
+	hmap_release(&c.cache_idx);
+	free(c.cache);
+	strbuf_release(&c.out);
+	strbuf_release(&c.cache_text);
 	sym_proc_free(c.sp);
 	symbolizer_free(c.s);
 	return err ? 1 : 0;
