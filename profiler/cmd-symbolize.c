@@ -191,7 +191,7 @@ static void print_unknown(struct symctx *c, const struct sym_frame *f)
 /* Write and forget c->out. */
 static void flush_out(struct symctx *c)
 {
-	fwrite(c->out.buf, 1, c->out.len, stdout);
+	fwrite_unlocked(c->out.buf, 1, c->out.len, stdout);
 	strbuf_reset(&c->out);
 }
 
@@ -233,7 +233,7 @@ static void answer(struct symctx *c, uint64_t addr)
 
 	if (hit) {
 		c->unresolved += hit->unresolved;
-		fwrite(c->cache_text.buf + hit->off, 1, hit->len, stdout);
+		fwrite_unlocked(c->cache_text.buf + hit->off, 1, hit->len, stdout);
 		return;
 	}
 	if (c->kernel)
