@@ -93,7 +93,7 @@ struct cached {
  * which may map something else at an address. Emptied when it holds
  * CACHE_MAX bytes.
  */
-#define CACHE_MAX (64u << 20)
+#define CACHE_MAX (256u << 20)
 
 struct symctx {
 	struct symbolizer *s;
