@@ -11,7 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../lib/hmap.h"
 #include "../lib/log.h"
 #include "../lib/parse.h"
 #include "../lib/strbuf.h"
@@ -77,23 +76,24 @@ static const struct option long_opts[] = {
 	{ 0 },
 };
 
-/* An answer already given: its text in the cache's buffer. */
-struct cached {
-	uint64_t addr;
-	size_t off;
-	uint32_t len;
-	bool unresolved;
-};
-
 /*
  * Answers already given, by address: a stream of a profile's addresses
- * asks the same ones again and again, and a repeat then costs a look-up
+ * asks the same ones again and again, and a repeat then costs one probe
  * and a copy. Only where an answer cannot change during the run (a file,
  * the kernel's symbols as read at the start), not for a live process,
- * which may map something else at an address. Emptied when it holds
- * CACHE_MAX bytes.
+ * which may map something else at an address. The table is emptied when
+ * its answers hold CACHE_MAX bytes. Its own open addressing rather than
+ * lib/hmap: a slot holds the address and where its answer is, so a look-up
+ * is one cache miss, not three.
  */
 #define CACHE_MAX (256u << 20)
+
+struct cached {
+	uint64_t addr;
+	uint32_t off; /* in cache_text */
+	uint32_t len; /* 0: an empty slot (an answer is never empty) */
+	bool unresolved;
+};
 
 struct symctx {
 	struct symbolizer *s;
@@ -105,9 +105,8 @@ struct symctx {
 	uint64_t unresolved;
 	struct strbuf out; /* the answer being written */
 	bool caching;
-	struct hmap cache_idx;
-	struct cached *cache;
-	size_t ncache, cache_alloc;
+	struct cached *cache; /* mask + 1 slots */
+	size_t cache_mask, ncache;
 	struct strbuf cache_text;
 };
 
@@ -195,35 +194,84 @@ static void flush_out(struct symctx *c)
 	strbuf_reset(&c->out);
 }
 
+static int hex_digit(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+static size_t cache_pos(const struct symctx *c, uint64_t addr)
+{
+	return (size_t)((addr * 0x9e3779b97f4a7c15ull) >> 20) & c->cache_mask;
+}
+
 static const struct cached *cache_find(const struct symctx *c, uint64_t addr)
 {
-	size_t pos;
-
-	uint64_t h = hash_combine(addr, 0);
-
-	for (uint32_t i = hmap_first(&c->cache_idx, h, &pos); i != HMAP_NONE;
-	     i = hmap_next(&c->cache_idx, h, &pos))
-		if (c->cache[i].addr == addr)
-			return &c->cache[i];
+	if (!c->cache)
+		return NULL;
+	for (size_t pos = cache_pos(c, addr); c->cache[pos].len;
+	     pos = (pos + 1) & c->cache_mask)
+		if (c->cache[pos].addr == addr)
+			return &c->cache[pos];
 	return NULL;
+}
+
+/* The address a line starts with, as far as it goes: only a guess at
+ * what to prefetch, parse_addr has the last word. */
+static uint64_t peek_addr(const char *s, const char *end)
+{
+	uint64_t v = 0;
+	int d;
+
+	while (s < end && (*s == ' ' || *s == '\t'))
+		s++;
+	if (end - s > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		s += 2;
+	for (; s < end && (d = hex_digit(*s)) >= 0; s++)
+		v = v << 4 | (uint64_t)d;
+	return v;
 }
 
 static void cache_add(struct symctx *c, uint64_t addr, bool unresolved)
 {
+	size_t pos;
+
 	if (c->cache_text.len + c->out.len > CACHE_MAX) {
-		hmap_release(&c->cache_idx);
-		hmap_init(&c->cache_idx);
+		free(c->cache);
+		c->cache = NULL;
 		c->ncache = 0;
 		strbuf_reset(&c->cache_text);
 	}
-	ALLOC_GROW(c->cache, c->ncache + 1, c->cache_alloc);
-	c->cache[c->ncache] = (struct cached){
-		.addr = addr, .off = c->cache_text.len,
+	if (!c->cache || (c->ncache + 1) * 2 > c->cache_mask + 1) {
+		struct cached *old = c->cache;
+		size_t oldn = old ? c->cache_mask + 1 : 0;
+
+		c->cache_mask = oldn ? oldn * 2 - 1 : 4095;
+		c->cache = xcalloc(c->cache_mask + 1, sizeof(*c->cache));
+		for (size_t i = 0; i < oldn; i++) {
+			if (!old[i].len)
+				continue;
+			pos = cache_pos(c, old[i].addr);
+			while (c->cache[pos].len)
+				pos = (pos + 1) & c->cache_mask;
+			c->cache[pos] = old[i];
+		}
+		free(old);
+	}
+	pos = cache_pos(c, addr);
+	while (c->cache[pos].len)
+		pos = (pos + 1) & c->cache_mask;
+	c->cache[pos] = (struct cached){
+		.addr = addr, .off = (uint32_t)c->cache_text.len,
 		.len = (uint32_t)c->out.len, .unresolved = unresolved,
 	};
+	c->ncache++;
 	strbuf_add(&c->cache_text, c->out.buf, c->out.len);
-	hmap_insert(&c->cache_idx, hash_combine(addr, 0),
-		    (uint32_t)c->ncache++);
 }
 
 static void answer(struct symctx *c, uint64_t addr)
@@ -275,24 +323,29 @@ static void answer(struct symctx *c, uint64_t addr)
 	flush_out(c);
 }
 
+/* By hand rather than strtoull: millions of lines go through it. */
 static int parse_addr(const char *s, uint64_t *out)
 {
-	char *end;
+	uint64_t v = 0;
+	int d, n = 0;
 
 	while (*s == ' ' || *s == '\t')
 		s++;
 	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
 		s += 2;
-	if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') ||
-	      (*s >= 'A' && *s <= 'F')))
+	for (; (d = hex_digit(*s)) >= 0; s++, n++) {
+		if (v >> 60)
+			return -ERANGE;
+		v = v << 4 | (uint64_t)d;
+	}
+	if (!n)
 		return -EINVAL;
-	errno = 0;
-	*out = strtoull(s, &end, 16);
-	if (errno)
-		return -ERANGE;
-	while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
-		end++;
-	return *end ? -EINVAL : 0;
+	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+		s++;
+	if (*s)
+		return -EINVAL;
+	*out = v;
+	return 0;
 }
 
 /*
@@ -301,9 +354,13 @@ static int parse_addr(const char *s, uint64_t *out)
  * for its answer gets it at once, and a pipe of millions is answered in
  * large writes.
  */
+/* Lines whose answers are looked for ahead of time, so that the cache's
+ * misses overlap: a look-up in a big cache waits on memory. */
+#define PREFETCH_LINES 16
+
 static int from_stdin(struct symctx *c)
 {
-	size_t cap = 1 << 16, len = 0, start = 0;
+	size_t cap = 1 << 16, len = 0, start = 0, ahead = 0, nahead = 0;
 	char *buf = malloc(cap);
 	unsigned long lineno = 0;
 	int bad = 0;
@@ -319,6 +376,7 @@ static int from_stdin(struct symctx *c)
 
 			memmove(buf, buf + start, len - start);
 			len -= start;
+			ahead = ahead > start ? ahead - start : 0;
 			start = 0;
 			if (len == cap) {
 				char *nb = len > (64u << 20) ? NULL
@@ -354,6 +412,25 @@ static int from_stdin(struct symctx *c)
 		char *line = buf + start;
 		size_t l = nl ? (size_t)(nl - line) : len - start;
 		uint64_t addr;
+
+		if (c->cache) {
+			if (ahead <= start) {
+				ahead = start;
+				nahead = 0;
+			}
+			while (nahead < PREFETCH_LINES) {
+				const char *e = memchr(buf + ahead, '\n', len - ahead);
+
+				if (!e)
+					break;
+				__builtin_prefetch(&c->cache[cache_pos(
+					c, peek_addr(buf + ahead, e))]);
+				ahead = (size_t)(e - buf) + 1;
+				nahead++;
+			}
+			if (nahead)
+				nahead--;
+		}
 
 		line[l] = '\0';
 		start += l + (nl ? 1 : 0);
@@ -478,7 +555,6 @@ int cmd_symbolize(int argc, char **argv)
 	if (c.kernel && symbolizer_kernel_problem(c.s))
 		log_warn("%s", symbolizer_kernel_problem(c.s));
 	c.caching = !c.sp;
-	hmap_init(&c.cache_idx);
 	strbuf_init(&c.out);
 	strbuf_init(&c.cache_text);
 	/* Answers go out in large writes; from_stdin flushes whenever it
@@ -498,7 +574,6 @@ int cmd_symbolize(int argc, char **argv)
 	if (c.unresolved)
 		log_info("%llu address(es) not resolved to a function",
 			 (unsigned long long)c.unresolved);
-	hmap_release(&c.cache_idx);
 	free(c.cache);
 	strbuf_release(&c.out);
 	strbuf_release(&c.cache_text);
