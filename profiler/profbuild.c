@@ -156,8 +156,16 @@ static uint64_t make_location(struct profbuild *b, const struct sym_result *r,
 			snprintf(name, sizeof(name), "[unknown]");
 			*flags |= LOC_UNKNOWN_MAPPING;
 		} else {
-			snprintf(name, sizeof(name), "[%s+0x%llx]",
-				 base_name(r->module),
+			/* A pseudo-file such as [vdso] loses its own brackets:
+			 * [vdso+0x7bd], not [[vdso]+0x7bd]. */
+			const char *m = base_name(r->module);
+			int mlen = (int)strlen(m);
+
+			if (mlen >= 2 && m[0] == '[' && m[mlen - 1] == ']') {
+				m++;
+				mlen -= 2;
+			}
+			snprintf(name, sizeof(name), "[%.*s+0x%llx]", mlen, m,
 				 (unsigned long long)r->module_offset);
 			*flags |= LOC_UNRESOLVED;
 		}

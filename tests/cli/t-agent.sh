@@ -220,12 +220,16 @@ check "past its cap, the symbol cache evicts objects and counts them" \
 	[ "$(status_field "$S" dropped.symbol_objects_evicted)" -gt 0 ]
 "$SMOLDER" query --store "$S" --from "@$(index_eval "$S" 'w[-2]["start"] / 1e9')" \
 	--label comm=deep -o "$T/cache.folded" 2>"$T/q.err"
-grep -q "^deep;.*;main;run;recurse;.*leaf " "$T/cache.folded" &&
-	! grep "^deep;" "$T/cache.folded" | grep -q "+0x" ||
-	{ cat "$T/q.err"; grep "^deep;" "$T/cache.folded" | grep "+0x" | head -5 | cut -c1-400; }
+# Unresolved frames of the workload, apart from the vDSO's own helpers: it
+# exports its entry points only, and a static one it calls (the
+# paravirtual clock's reader on a VM) is in no symbol table, so a sample
+# there rightly reads [vdso+0x...].
+unresolved() { grep "^deep;" "$1" | sed 's/\[vdso+0x[0-9a-f]*\]//g' | grep "+0x"; }
+unresolved "$T/cache.folded" | head -5 | cut -c1-400
 check "... and later windows are still symbolized" \
-	sh -c 'grep -q "^deep;.*;main;run;recurse;.*leaf " "$1" &&
-		! grep "^deep;" "$1" | grep -q "+0x"' _ "$T/cache.folded"
+	sh -c 'grep -q "^deep;.*;main;run;recurse;.*leaf " "$1"' _ "$T/cache.folded"
+all_resolved() { ! unresolved "$1" >/dev/null; }
+check "... with no unresolved frame" all_resolved "$T/cache.folded"
 kill $BG_PIDS 2>/dev/null
 
 # ---- a full disk: windows are dropped and counted, sampling goes on ----
