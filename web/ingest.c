@@ -314,8 +314,9 @@ int ingest_decode(const struct ingest_params *q, const uint8_t *body,
 
 		e = gz_decompress(body, len, max_raw, &raw, &len, &bad_at);
 		if (e == -EFBIG)
-			format_error_set(err, "gzip: the data expands past %zu MiB",
-					 max_raw >> 20);
+			format_error_set(err, "gzip: the data expands past %zu %s",
+					 max_raw >= 1u << 20 ? max_raw >> 20 : max_raw >> 10,
+					 max_raw >= 1u << 20 ? "MiB" : "KiB");
 		else if (e)
 			format_error_set(err, "gzip: corrupt or truncated data"
 					 " (at byte %zu)", bad_at);

@@ -213,6 +213,7 @@ expect "a body over --max-body" 413 POST '/ingest?name=x' --data-binary @"$T/big
 awk 'BEGIN { for (i = 0; i < 300000; i++) print "main;a;b;c;d;e;f;g 1" }' | gzip -9 >"$T/bomb.gz"
 check "(the bomb is small: $(wc -c <"$T/bomb.gz") bytes)" [ "$(wc -c <"$T/bomb.gz")" -lt 65536 ]
 expect "a gzip bomb past 8 x --max-body decompressed" 413 POST '/ingest?name=x' --data-binary @"$T/bomb.gz"
+check "... naming the cap it passed (8 x 64K)" grep -q "expands past 512 KiB" "$T/body"
 stop_serve
 
 # ---- the token ----
