@@ -19,6 +19,7 @@
  */
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <gelf.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,10 @@ struct dw_cu {
 	size_t nsegs;
 	struct dw_row *rows;
 	size_t nrows;
+	/* The line table's file names by number, when dwl_read decoded it
+	 * (else libdw's Dwarf_Files names them). */
+	const char **files;
+	size_t nfiles;
 };
 
 struct dw_range {
@@ -90,6 +95,10 @@ struct dwarf_index {
 	struct hmap str_idx; /* by the address of the string in the file */
 	const char **strs;   /* pairs: original, copy */
 	size_t nstrs, strs_cap;
+	struct hmap path_idx; /* paths made here, by their contents */
+	const char **paths;
+	size_t npaths, paths_cap;
+	struct dwl_sections secs; /* for dwl_read */
 	Elf *elf;
 	Dwarf *dw;
 	struct dw_cu *cus;
@@ -156,6 +165,38 @@ static void ranges_from_lines(struct dwarf_index *d, size_t *cap,
 	}
 }
 
+/* The sections dwl_read decodes line programs from. libdw has
+ * decompressed compressed ones in place (SHF_COMPRESSED cleared); a
+ * section still compressed (.zdebug_*) is left to libdw. */
+static void find_line_sections(struct dwarf_index *d)
+{
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+
+	if (elf_getshdrstrndx(d->elf, &shstrndx))
+		return;
+	while ((scn = elf_nextscn(d->elf, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+		struct dwl_section *to = NULL;
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS ||
+		    (sh.sh_flags & SHF_COMPRESSED) ||
+		    !(name = elf_strptr(d->elf, shstrndx, sh.sh_name)))
+			continue;
+		if (!strcmp(name, ".debug_line"))
+			to = &d->secs.line;
+		else if (!strcmp(name, ".debug_line_str"))
+			to = &d->secs.line_str;
+		else if (!strcmp(name, ".debug_str"))
+			to = &d->secs.str;
+		if (!to || !(data = elf_getdata(scn, NULL)) || !data->d_buf)
+			continue;
+		*to = (struct dwl_section){ data->d_buf, data->d_size };
+	}
+}
+
 struct dwarf_index *dwarf_index_open(int fd)
 {
 	struct dwarf_index *d;
@@ -177,6 +218,7 @@ struct dwarf_index *dwarf_index_open(int fd)
 	d->dw = dwarf_begin_elf(d->elf, DWARF_C_READ, NULL);
 	if (!d->dw)
 		goto fail;
+	find_line_sections(d);
 
 	/* No sub-DIE: asked for one, libdw opens the split unit a skeleton
 	 * names (DW_AT_dwo_name, a path the object chooses, in blocking
@@ -220,10 +262,13 @@ void dwarf_index_free(struct dwarf_index *d)
 		free(d->cus[i].segs);
 		free(d->cus[i].rows);
 		free(d->cus[i].paths);
+		free(d->cus[i].files);
 	}
 	arena_release(&d->arena);
 	hmap_release(&d->str_idx);
 	free(d->strs);
+	hmap_release(&d->path_idx);
+	free(d->paths);
 	free(d->cus);
 	free(d->ranges);
 	if (d->dw)
@@ -338,12 +383,89 @@ static void sort_rows(struct dw_row *rows, size_t n)
 	free(tmp);
 }
 
+/* A path made here (a file name joined to its directories), one copy of
+ * each in the index's arena. Takes `p` (malloc'ed). */
+static const char *intern_path(struct dwarf_index *d, char *p)
+{
+	uint64_t h = hash_str(p);
+	size_t pos;
+	char *copy;
+
+	for (uint32_t i = hmap_first(&d->path_idx, h, &pos); i != HMAP_NONE;
+	     i = hmap_next(&d->path_idx, h, &pos))
+		if (!strcmp(d->paths[i], p)) {
+			free(p);
+			return d->paths[i];
+		}
+	copy = arena_strdup(&d->arena, p);
+	free(p);
+	ALLOC_GROW(d->paths, d->npaths + 1, d->paths_cap);
+	d->paths[d->npaths] = copy;
+	hmap_insert(&d->path_idx, h, (uint32_t)d->npaths++);
+	return copy;
+}
+
+/* The unit's line table through dwl_read; false to ask libdw. */
+static bool build_rows_own(struct dwarf_index *d, struct dw_cu *c)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Word off;
+	struct dwl_table t;
+
+	if (!d->secs.line.data ||
+	    !dwarf_attr(&c->die, DW_AT_stmt_list, &attr) ||
+	    dwarf_formudata(&attr, &off) ||
+	    dwl_read(&d->secs, off, c->comp_dir, &t))
+		return false;
+	c->files = xcalloc(t.nfiles ? t.nfiles : 1, sizeof(*c->files));
+	c->nfiles = t.nfiles;
+	for (size_t i = 0; i < t.nfiles; i++) {
+		char *p = dwl_path(&t, i);
+
+		/* Relative still: under the compilation directory, as
+		 * full_path does for libdw's names. */
+		if (p && p[0] != '/' && c->comp_dir) {
+			size_t ld = strlen(c->comp_dir), lp = strlen(p);
+			char *q = xmalloc(ld + lp + 2);
+
+			memcpy(q, c->comp_dir, ld);
+			q[ld] = '/';
+			memcpy(q + ld + 1, p, lp + 1);
+			free(p);
+			p = q;
+		}
+		c->files[i] = p ? intern_path(d, p) : NULL;
+	}
+	dwl_sort_rows(t.rows, t.nrows);
+	/* As libdw does: the highest row ends a sequence, whether or not
+	 * the program said so, so that nothing past it has a line. */
+	if (t.nrows)
+		t.rows[t.nrows - 1].end_sequence = 1;
+	c->rows = xmalloc((t.nrows ? t.nrows : 1) * sizeof(*c->rows));
+	for (size_t i = 0; i < t.nrows; i++) {
+		const struct dwl_row *r = &t.rows[i];
+
+		c->rows[i] = (struct dw_row){
+			.addr = r->addr,
+			.file = r->file < t.nfiles ? c->files[r->file] : NULL,
+			.line = r->line,
+			.column = r->column,
+			.end_sequence = r->end_sequence,
+		};
+	}
+	c->nrows = t.nrows;
+	dwl_release(&t);
+	return true;
+}
+
 static void build_rows(struct dwarf_index *d, struct dw_cu *c)
 {
 	Dwarf_Lines *lines;
 	size_t n, k = 0;
 	bool sorted = true;
 
+	if (build_rows_own(d, c))
+		return;
 	if (dwarf_getsrclines(&c->die, &lines, &n) || !n)
 		return;
 	c->rows = xmalloc(n * sizeof(*c->rows));
@@ -450,7 +572,9 @@ static uint32_t add_node(struct builder *b, Dwarf_Die *die, uint32_t parent,
 		n->parent = parent;
 		n->call_line = attr_udata(die, DW_AT_call_line);
 		n->call_column = attr_udata(die, DW_AT_call_column);
-		if (b->files && file < b->nfiles)
+		if (c->files)
+			n->call_file = file < c->nfiles ? c->files[file] : NULL;
+		else if (b->files && file < b->nfiles)
 			n->call_file = full_path(b->d, c, dwarf_filesrc(
 							 b->files, file, NULL, NULL));
 	}
@@ -589,7 +713,7 @@ static void build_cu(struct dwarf_index *d, struct dw_cu *c)
 	if (dwarf_attr(&c->die, DW_AT_comp_dir, &attr))
 		c->comp_dir = dwarf_formstring(&attr);
 	build_rows(d, c);
-	if (dwarf_getsrcfiles(&c->die, &b.files, &b.nfiles))
+	if (!c->files && dwarf_getsrcfiles(&c->die, &b.files, &b.nfiles))
 		b.files = NULL;
 	walk(&b, &c->die, NO_NODE, 0, 0);
 	flatten(&b);

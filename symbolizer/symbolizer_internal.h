@@ -109,6 +109,58 @@ int elf_object_offset_to_vaddr(const struct elf_object *o, uint64_t off,
 /* The demangled name (malloc'd), or NULL when `raw` is not mangled. */
 char *sym_demangle(const char *raw);
 
+/* ---- dwline.c: DWARF line programs ---- */
+
+struct dwl_section {
+	const uint8_t *data;
+	size_t size;
+};
+
+/* The sections a line program reads (data NULL when absent). */
+struct dwl_sections {
+	struct dwl_section line, line_str, str;
+};
+
+struct dwl_file {
+	const char *name; /* in the sections' data; NULL: no such file */
+	uint64_t dir;     /* index into dirs */
+};
+
+struct dwl_row {
+	uint64_t addr;
+	uint32_t file; /* index into files */
+	uint32_t line;
+	uint16_t column;
+	uint16_t end_sequence;
+};
+
+/* A unit's line table: rows in the program's order, and the directory and
+ * file tables as the header numbers them (in DWARF 2 to 4, directory 0 is
+ * the compilation directory given and file 0 is none). */
+struct dwl_table {
+	struct dwl_row *rows;
+	size_t nrows, rows_cap;
+	struct dwl_file *files;
+	size_t nfiles, files_cap;
+	const char **dirs;
+	size_t ndirs, dirs_cap;
+};
+
+/*
+ * Decode the line program at `offset` in secs->line (a unit's
+ * DW_AT_stmt_list). Returns 0, or -EINVAL (the table empty) for anything
+ * malformed or not understood: the caller then asks libdw.
+ */
+int dwl_read(const struct dwl_sections *secs, uint64_t offset,
+	     const char *comp_dir, struct dwl_table *t);
+void dwl_release(struct dwl_table *t);
+/* Sort rows as a stable sort by (address, end rows first) would, fast on
+ * a line program's rows (sorted sequences in any order). */
+void dwl_sort_rows(struct dwl_row *rows, size_t n);
+/* File `file`'s name joined to its directory (still relative when both
+ * are), malloc'ed; NULL when the table has no such file. */
+char *dwl_path(const struct dwl_table *t, uint64_t file);
+
 /* ---- dwarf.c: DWARF functions, lines and inlined frames ---- */
 
 struct dwarf_index;
