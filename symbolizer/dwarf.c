@@ -95,6 +95,9 @@ struct dwarf_index {
 	struct hmap str_idx; /* by the address of the string in the file */
 	const char **strs;   /* pairs: original, copy */
 	size_t nstrs, strs_cap;
+	struct hmap origin_idx; /* by the referenced DIE's offset */
+	struct origin_names *origins;
+	size_t norigins, origins_cap;
 	struct hmap path_idx; /* paths made here, by their contents */
 	const char **paths;
 	size_t npaths, paths_cap;
@@ -269,6 +272,8 @@ void dwarf_index_free(struct dwarf_index *d)
 	free(d->strs);
 	hmap_release(&d->path_idx);
 	free(d->paths);
+	hmap_release(&d->origin_idx);
+	free(d->origins);
 	free(d->cus);
 	free(d->ranges);
 	if (d->dw)
@@ -528,14 +533,172 @@ static const char *die_name(Dwarf_Die *die)
 	return s && *s ? s : NULL;
 }
 
-static uint32_t attr_udata(Dwarf_Die *die, unsigned name)
+static uint32_t attr_udata(Dwarf_Attribute *attr)
 {
-	Dwarf_Attribute attr;
 	Dwarf_Word w;
 
-	if (!dwarf_attr(die, name, &attr) || dwarf_formudata(&attr, &w))
+	if (dwarf_formudata(attr, &w))
 		return 0;
 	return w > UINT32_MAX ? 0 : (uint32_t)w;
+}
+
+/*
+ * The attributes of a DIE that the index reads, found in one pass over
+ * them (dwarf_getattrs), where asking dwarf_attr for each would go over
+ * the DIE's attributes a dozen times.
+ */
+enum {
+	A_ORIGIN, A_SPEC, A_LINKAGE, A_MIPS, A_NAME, A_DECL_LINE,
+	A_CALL_FILE, A_CALL_LINE, A_CALL_COLUMN, A_LOW_PC, A_HIGH_PC,
+	A_RANGES, A_COUNT
+};
+
+struct die_attrs {
+	Dwarf_Attribute a[A_COUNT];
+	unsigned have; /* bit i: a[i] was found */
+};
+
+static int collect_attr(Dwarf_Attribute *attr, void *arg)
+{
+	struct die_attrs *da = arg;
+	int i;
+
+	switch (dwarf_whatattr(attr)) {
+	case DW_AT_abstract_origin: i = A_ORIGIN; break;
+	case DW_AT_specification: i = A_SPEC; break;
+	case DW_AT_linkage_name: i = A_LINKAGE; break;
+	case DW_AT_MIPS_linkage_name: i = A_MIPS; break;
+	case DW_AT_name: i = A_NAME; break;
+	case DW_AT_decl_line: i = A_DECL_LINE; break;
+	case DW_AT_call_file: i = A_CALL_FILE; break;
+	case DW_AT_call_line: i = A_CALL_LINE; break;
+	case DW_AT_call_column: i = A_CALL_COLUMN; break;
+	case DW_AT_low_pc: i = A_LOW_PC; break;
+	case DW_AT_high_pc: i = A_HIGH_PC; break;
+	case DW_AT_ranges: i = A_RANGES; break;
+	default: return DWARF_CB_OK;
+	}
+	if (!(da->have & (1u << i))) {
+		da->a[i] = *attr;
+		da->have |= 1u << i;
+	}
+	return DWARF_CB_OK;
+}
+
+#define HAS(da, i) ((da)->have & (1u << (i)))
+
+static const char *attr_string(struct die_attrs *da, int i)
+{
+	const char *s = HAS(da, i) ? dwarf_formstring(&da->a[i]) : NULL;
+
+	return s && *s ? s : NULL;
+}
+
+/*
+ * What a DIE an instance refers to (its abstract origin, or the
+ * declaration a definition specifies) names, with the references it
+ * follows in turn: read once per referenced DIE, as an inline function
+ * inlined in a hundred places is a hundred instances of one origin.
+ */
+struct origin_names {
+	uint64_t offset; /* of the referenced DIE */
+	const char *linkage, *mips, *name; /* copies (own) */
+	uint32_t decl_line;
+};
+
+static const struct origin_names *origin_names(struct dwarf_index *d,
+						Dwarf_Attribute *ref)
+{
+	Dwarf_Die die;
+	Dwarf_Attribute attr;
+	uint64_t off, h;
+	size_t pos;
+	struct origin_names *o;
+	int decl = 0;
+
+	if (!dwarf_formref_die(ref, &die))
+		return NULL;
+	off = dwarf_dieoffset(&die);
+	h = hash_combine(off, 3);
+	for (uint32_t i = hmap_first(&d->origin_idx, h, &pos); i != HMAP_NONE;
+	     i = hmap_next(&d->origin_idx, h, &pos))
+		if (d->origins[i].offset == off)
+			return &d->origins[i];
+	ALLOC_GROW(d->origins, d->norigins + 1, d->origins_cap);
+	o = &d->origins[d->norigins];
+	*o = (struct origin_names){ .offset = off };
+	if (dwarf_attr_integrate(&die, DW_AT_linkage_name, &attr))
+		o->linkage = own(d, dwarf_formstring(&attr));
+	if (dwarf_attr_integrate(&die, DW_AT_MIPS_linkage_name, &attr))
+		o->mips = own(d, dwarf_formstring(&attr));
+	o->name = own(d, dwarf_diename(&die));
+	if (!dwarf_decl_line(&die, &decl) && decl > 0)
+		o->decl_line = (uint32_t)decl;
+	hmap_insert(&d->origin_idx, h, (uint32_t)d->norigins++);
+	return o;
+}
+
+static bool nonempty(const char *s)
+{
+	return s && *s;
+}
+
+/* The name and declaration line of a DIE as die_name and dwarf_decl_line
+ * give them (its own attributes first, then what its abstract origin or
+ * else its specification says), from its attributes collected. */
+static const char *node_name(struct dwarf_index *d, Dwarf_Die *die,
+			     struct die_attrs *da, uint32_t *decl_line)
+{
+	const struct origin_names *o = NULL;
+	const char *s;
+
+	if (HAS(da, A_ORIGIN))
+		o = origin_names(d, &da->a[A_ORIGIN]);
+	else if (HAS(da, A_SPEC))
+		o = origin_names(d, &da->a[A_SPEC]);
+	if (!o && (HAS(da, A_ORIGIN) || HAS(da, A_SPEC))) {
+		/* A reference libdw cannot follow: as before, through it. */
+		int decl = 0;
+
+		*decl_line = !dwarf_decl_line(die, &decl) && decl > 0 ?
+				     (uint32_t)decl : 0;
+		return own(d, die_name(die));
+	}
+	*decl_line = HAS(da, A_DECL_LINE) ? attr_udata(&da->a[A_DECL_LINE]) :
+		     o			  ? o->decl_line :
+					    0;
+	if ((s = attr_string(da, A_LINKAGE)))
+		return own(d, s);
+	if (o && nonempty(o->linkage))
+		return o->linkage;
+	if ((s = attr_string(da, A_MIPS)))
+		return own(d, s);
+	if (o && nonempty(o->mips))
+		return o->mips;
+	if ((s = attr_string(da, A_NAME)))
+		return own(d, s);
+	if (o && nonempty(o->name))
+		return o->name;
+	return NULL;
+}
+
+static bool addr_form(unsigned form)
+{
+	return form == DW_FORM_addr || form == DW_FORM_addrx ||
+	       form == DW_FORM_addrx1 || form == DW_FORM_addrx2 ||
+	       form == DW_FORM_addrx3 || form == DW_FORM_addrx4 ||
+	       form == DW_FORM_GNU_addr_index;
+}
+
+static void add_range_of(struct builder *b, uint64_t lo, uint64_t hi,
+			 uint32_t idx, uint32_t depth, uint64_t *entry)
+{
+	if (!usable_range(lo, hi))
+		return;
+	ALLOC_GROW(b->ranges, b->nranges + 1, b->ranges_cap);
+	b->ranges[b->nranges++] = (struct node_range){ lo, hi, idx, depth };
+	if (lo < *entry)
+		*entry = lo;
 }
 
 static uint32_t add_node(struct builder *b, Dwarf_Die *die, uint32_t parent,
@@ -544,34 +707,47 @@ static uint32_t add_node(struct builder *b, Dwarf_Die *die, uint32_t parent,
 	struct dw_cu *c = b->c;
 	uint32_t idx = (uint32_t)c->nnodes;
 	struct dw_node *n;
-	Dwarf_Addr base, lo, hi;
+	struct die_attrs da;
 	uint64_t entry = UINT64_MAX;
-	ptrdiff_t off = 0;
-	int decl = 0;
+	Dwarf_Addr lo, hi;
 
-	while ((off = dwarf_ranges(die, off, &base, &lo, &hi)) > 0) {
-		if (!usable_range(lo, hi))
-			continue;
-		ALLOC_GROW(b->ranges, b->nranges + 1, b->ranges_cap);
-		b->ranges[b->nranges++] = (struct node_range){
-			lo, hi, idx, depth };
-		if (lo < entry)
-			entry = lo;
+	da.have = 0;
+	dwarf_getattrs(die, collect_attr, &da, 0);
+	/* Its code: low_pc and high_pc (an address, or a length) as
+	 * dwarf_ranges reads them, else its range list, through libdw. */
+	if (HAS(&da, A_LOW_PC) && HAS(&da, A_HIGH_PC)) {
+		Dwarf_Word len;
+
+		if (!dwarf_formaddr(&da.a[A_LOW_PC], &lo)) {
+			if (addr_form(dwarf_whatform(&da.a[A_HIGH_PC]))) {
+				if (!dwarf_formaddr(&da.a[A_HIGH_PC], &hi))
+					add_range_of(b, lo, hi, idx, depth, &entry);
+			} else if (!dwarf_formudata(&da.a[A_HIGH_PC], &len)) {
+				add_range_of(b, lo, lo + len, idx, depth, &entry);
+			}
+		}
+	} else if (HAS(&da, A_RANGES)) {
+		Dwarf_Addr base;
+		ptrdiff_t off = 0;
+
+		while ((off = dwarf_ranges(die, off, &base, &lo, &hi)) > 0)
+			add_range_of(b, lo, hi, idx, depth, &entry);
 	}
 	if (entry == UINT64_MAX)
 		return NO_NODE;
 	ALLOC_GROW(c->nodes, c->nnodes + 1, b->nodes_cap);
 	n = &c->nodes[c->nnodes++];
-	*n = (struct dw_node){ .name = own(b->d, die_name(die)),
-			       .parent = NO_NODE, .entry = entry };
-	if (!dwarf_decl_line(die, &decl) && decl > 0)
-		n->decl_line = (uint32_t)decl;
+	*n = (struct dw_node){ .parent = NO_NODE, .entry = entry };
+	n->name = node_name(b->d, die, &da, &n->decl_line);
 	if (inlined) {
-		uint32_t file = attr_udata(die, DW_AT_call_file);
+		uint32_t file = HAS(&da, A_CALL_FILE) ?
+					attr_udata(&da.a[A_CALL_FILE]) : 0;
 
 		n->parent = parent;
-		n->call_line = attr_udata(die, DW_AT_call_line);
-		n->call_column = attr_udata(die, DW_AT_call_column);
+		if (HAS(&da, A_CALL_LINE))
+			n->call_line = attr_udata(&da.a[A_CALL_LINE]);
+		if (HAS(&da, A_CALL_COLUMN))
+			n->call_column = attr_udata(&da.a[A_CALL_COLUMN]);
 		if (c->files)
 			n->call_file = file < c->nfiles ? c->files[file] : NULL;
 		else if (b->files && file < b->nfiles)
