@@ -31,6 +31,9 @@
 #include "symbolizer_internal.h"
 
 #define NO_NODE UINT32_MAX
+/* The most rows of the line decoder's arrays kept for the next unit (24
+ * bytes each). */
+#define LINE_ROWS_KEPT (1u << 20)
 #define MAX_DEPTH 128
 /* How deep the DIE tree is walked (the walk recurses once per level).
  * Namespaces, classes, functions, blocks and inline chains nest a few
@@ -66,6 +69,7 @@ struct path_fix {
 
 struct dw_cu {
 	Dwarf_Die die;
+	uint64_t unit_off; /* its header in .debug_info */
 	bool built;
 	const char *comp_dir; /* absolute or relative; NULL when unknown */
 	struct path_fix *paths; /* relative names joined to comp_dir */
@@ -101,7 +105,13 @@ struct dwarf_index {
 	struct hmap path_idx; /* paths made here, by their contents */
 	const char **paths;
 	size_t npaths, paths_cap;
+	bool libdw_only; /* dwarf_index_use_libdw */
+	struct dwarf_index_counts counts;
 	struct dwl_sections secs; /* for dwl_read */
+	/* dwl_read's and dwl_sort_rows's arrays, used again unit after unit */
+	struct dwl_row *line_rows, *line_out;
+	size_t line_rows_cap, line_out_cap;
+	struct dwi_sections isecs; /* for dwinfo.c */
 	Elf *elf;
 	Dwarf *dw;
 	struct dw_cu *cus;
@@ -194,10 +204,30 @@ static void find_line_sections(struct dwarf_index *d)
 			to = &d->secs.line_str;
 		else if (!strcmp(name, ".debug_str"))
 			to = &d->secs.str;
+		else if (!strcmp(name, ".debug_info"))
+			to = &d->isecs.info;
+		else if (!strcmp(name, ".debug_abbrev"))
+			to = &d->isecs.abbrev;
+		else if (!strcmp(name, ".debug_str_offsets"))
+			to = &d->isecs.str_offsets;
+		else if (!strcmp(name, ".debug_addr"))
+			to = &d->isecs.addr;
+		else if (!strcmp(name, ".debug_ranges"))
+			to = &d->isecs.ranges;
+		else if (!strcmp(name, ".debug_rnglists"))
+			to = &d->isecs.rnglists;
 		if (!to || !(data = elf_getdata(scn, NULL)) || !data->d_buf)
 			continue;
 		*to = (struct dwl_section){ data->d_buf, data->d_size };
 	}
+	d->isecs.str = d->secs.str;
+	d->isecs.line_str = d->secs.line_str;
+}
+
+/* Where to find the unit's header, for dwinfo.c. */
+static uint64_t unit_offset(Dwarf_Die *cudie)
+{
+	return dwarf_dieoffset(cudie) - dwarf_cuoffset(cudie);
 }
 
 struct dwarf_index *dwarf_index_open(int fd)
@@ -239,7 +269,8 @@ struct dwarf_index *dwarf_index_open(int fd)
 		    dwarf_tag(&cudie) != DW_TAG_partial_unit)
 			continue;
 		ALLOC_GROW(d->cus, d->ncus + 1, cucap);
-		d->cus[d->ncus++] = (struct dw_cu){ .die = cudie };
+		d->cus[d->ncus++] = (struct dw_cu){
+			.die = cudie, .unit_off = unit_offset(&cudie) };
 		while ((off = dwarf_ranges(&cudie, off, &base, &lo, &hi)) > 0)
 			add_range(d, &rcap, lo, hi, idx);
 		if (d->nranges == before)
@@ -274,6 +305,8 @@ void dwarf_index_free(struct dwarf_index *d)
 	free(d->paths);
 	hmap_release(&d->origin_idx);
 	free(d->origins);
+	free(d->line_rows);
+	free(d->line_out);
 	free(d->cus);
 	free(d->ranges);
 	if (d->dw)
@@ -283,6 +316,17 @@ void dwarf_index_free(struct dwarf_index *d)
 	if (d->fd >= 0)
 		close(d->fd);
 	free(d);
+}
+
+void dwarf_index_use_libdw(struct dwarf_index *d)
+{
+	d->libdw_only = true;
+}
+
+void dwarf_index_counts(const struct dwarf_index *d,
+			struct dwarf_index_counts *n)
+{
+	*n = d->counts;
 }
 
 size_t dwarf_index_bytes(const struct dwarf_index *d)
@@ -415,12 +459,17 @@ static bool build_rows_own(struct dwarf_index *d, struct dw_cu *c)
 {
 	Dwarf_Attribute attr;
 	Dwarf_Word off;
-	struct dwl_table t;
+	struct dwl_table t = { .rows = d->line_rows,
+			       .rows_cap = d->line_rows_cap };
+	const struct dwl_row *sorted;
 
-	if (!d->secs.line.data ||
+	if (d->libdw_only || !d->secs.line.data ||
 	    !dwarf_attr(&c->die, DW_AT_stmt_list, &attr) ||
-	    dwarf_formudata(&attr, &off) ||
-	    dwl_read(&d->secs, off, c->comp_dir, &t))
+	    dwarf_formudata(&attr, &off))
+		return false;
+	d->line_rows = NULL;
+	d->line_rows_cap = 0;
+	if (dwl_read(&d->secs, off, c->comp_dir, &t))
 		return false;
 	c->files = xcalloc(t.nfiles ? t.nfiles : 1, sizeof(*c->files));
 	c->nfiles = t.nfiles;
@@ -441,14 +490,15 @@ static bool build_rows_own(struct dwarf_index *d, struct dw_cu *c)
 		}
 		c->files[i] = p ? intern_path(d, p) : NULL;
 	}
-	dwl_sort_rows(t.rows, t.nrows);
-	/* As libdw does: the highest row ends a sequence, whether or not
-	 * the program said so, so that nothing past it has a line. */
-	if (t.nrows)
-		t.rows[t.nrows - 1].end_sequence = 1;
+	if (t.nrows > d->line_out_cap) {
+		free(d->line_out);
+		d->line_out_cap = t.rows_cap;
+		d->line_out = xmalloc(d->line_out_cap * sizeof(*d->line_out));
+	}
+	sorted = dwl_sort_rows(t.rows, t.nrows, d->line_out);
 	c->rows = xmalloc((t.nrows ? t.nrows : 1) * sizeof(*c->rows));
 	for (size_t i = 0; i < t.nrows; i++) {
-		const struct dwl_row *r = &t.rows[i];
+		const struct dwl_row *r = &sorted[i];
 
 		c->rows[i] = (struct dw_row){
 			.addr = r->addr,
@@ -459,6 +509,21 @@ static bool build_rows_own(struct dwarf_index *d, struct dw_cu *c)
 		};
 	}
 	c->nrows = t.nrows;
+	/* As libdw does: the highest row ends a sequence, whether or not
+	 * the program said so, so that nothing past it has a line. */
+	if (c->nrows)
+		c->rows[c->nrows - 1].end_sequence = 1;
+	/* The arrays, for the next unit, unless huge. */
+	if (t.rows_cap <= LINE_ROWS_KEPT) {
+		d->line_rows = t.rows;
+		d->line_rows_cap = t.rows_cap;
+		t.rows = NULL;
+	}
+	if (d->line_out_cap > LINE_ROWS_KEPT) {
+		free(d->line_out);
+		d->line_out = NULL;
+		d->line_out_cap = 0;
+	}
 	dwl_release(&t);
 	return true;
 }
@@ -469,8 +534,11 @@ static void build_rows(struct dwarf_index *d, struct dw_cu *c)
 	size_t n, k = 0;
 	bool sorted = true;
 
-	if (build_rows_own(d, c))
+	if (build_rows_own(d, c)) {
+		d->counts.rows_own++;
 		return;
+	}
+	d->counts.rows_libdw++;
 	if (dwarf_getsrclines(&c->die, &lines, &n) || !n)
 		return;
 	c->rows = xmalloc(n * sizeof(*c->rows));
@@ -606,24 +674,25 @@ struct origin_names {
 	uint32_t decl_line;
 };
 
-static const struct origin_names *origin_names(struct dwarf_index *d,
-						Dwarf_Attribute *ref)
+/* The names the DIE at `off` in .debug_info gives, or NULL when libdw
+ * finds no DIE there. */
+static const struct origin_names *origin_names_at(struct dwarf_index *d,
+						   uint64_t off)
 {
 	Dwarf_Die die;
 	Dwarf_Attribute attr;
-	uint64_t off, h;
+	uint64_t h;
 	size_t pos;
 	struct origin_names *o;
 	int decl = 0;
 
-	if (!dwarf_formref_die(ref, &die))
-		return NULL;
-	off = dwarf_dieoffset(&die);
 	h = hash_combine(off, 3);
 	for (uint32_t i = hmap_first(&d->origin_idx, h, &pos); i != HMAP_NONE;
 	     i = hmap_next(&d->origin_idx, h, &pos))
 		if (d->origins[i].offset == off)
 			return &d->origins[i];
+	if (!dwarf_offdie(d->dw, off, &die))
+		return NULL;
 	ALLOC_GROW(d->origins, d->norigins + 1, d->origins_cap);
 	o = &d->origins[d->norigins];
 	*o = (struct origin_names){ .offset = off };
@@ -636,6 +705,16 @@ static const struct origin_names *origin_names(struct dwarf_index *d,
 		o->decl_line = (uint32_t)decl;
 	hmap_insert(&d->origin_idx, h, (uint32_t)d->norigins++);
 	return o;
+}
+
+static const struct origin_names *origin_names(struct dwarf_index *d,
+						Dwarf_Attribute *ref)
+{
+	Dwarf_Die die;
+
+	if (!dwarf_formref_die(ref, &die))
+		return NULL;
+	return origin_names_at(d, dwarf_dieoffset(&die));
 }
 
 static bool nonempty(const char *s)
@@ -880,6 +959,206 @@ static void flatten(struct builder *b)
 	free(stack);
 }
 
+/* ---- one unit's functions, read by dwinfo.c ---- */
+
+#define NODE_FAIL (UINT32_MAX - 1)
+
+struct range_ctx {
+	struct builder *b;
+	uint32_t idx, depth;
+	uint64_t *entry;
+};
+
+static void add_own_range(void *arg, uint64_t lo, uint64_t hi)
+{
+	struct range_ctx *r = arg;
+
+	add_range_of(r->b, lo, hi, r->idx, r->depth, r->entry);
+}
+
+static bool const_form(uint32_t form)
+{
+	switch (form) {
+	case DW_FORM_data1: case DW_FORM_data2: case DW_FORM_data4:
+	case DW_FORM_data8: case DW_FORM_udata: case DW_FORM_sdata:
+	case DW_FORM_implicit_const:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool ref_form(uint32_t form)
+{
+	switch (form) {
+	case DW_FORM_ref1: case DW_FORM_ref2: case DW_FORM_ref4:
+	case DW_FORM_ref8: case DW_FORM_ref_udata: case DW_FORM_ref_addr:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A constant attribute as attr_udata reads it: 0 when absent or past 32
+ * bits. */
+static uint32_t die_const(const struct dwi_die *die, int slot)
+{
+	if (!(die->have & (1u << slot)) || !const_form(die->form[slot]) ||
+	    die->val[slot] > UINT32_MAX)
+		return 0;
+	return (uint32_t)die->val[slot];
+}
+
+/* add_node for a DIE read by dwinfo.c: NODE_FAIL for anything it cannot
+ * read, and the unit is then walked with libdw. */
+static uint32_t add_own_node(struct builder *b, const struct dwi_unit *u,
+			     const struct dwi_die *die, uint32_t parent,
+			     uint32_t depth, bool inlined)
+{
+	struct dwarf_index *d = b->d;
+	struct dw_cu *c = b->c;
+	uint32_t idx = (uint32_t)c->nnodes;
+	uint64_t entry = UINT64_MAX, lo, hi;
+	const struct origin_names *o = NULL;
+	const char *linkage, *mips, *name;
+	struct dw_node *n;
+	unsigned have = die->have;
+
+	if ((have & (1u << DWI_LOW_PC)) && (have & (1u << DWI_HIGH_PC))) {
+		if (dwi_addr(u, die->form[DWI_LOW_PC], die->val[DWI_LOW_PC], &lo))
+			return NODE_FAIL;
+		if (addr_form(die->form[DWI_HIGH_PC])) {
+			if (dwi_addr(u, die->form[DWI_HIGH_PC],
+				     die->val[DWI_HIGH_PC], &hi))
+				return NODE_FAIL;
+		} else if (const_form(die->form[DWI_HIGH_PC])) {
+			hi = lo + die->val[DWI_HIGH_PC];
+		} else {
+			return NODE_FAIL;
+		}
+		add_range_of(b, lo, hi, idx, depth, &entry);
+	} else if (have & (1u << DWI_RANGES)) {
+		struct range_ctx r = { b, idx, depth, &entry };
+
+		if (dwi_ranges(u, die, add_own_range, &r))
+			return NODE_FAIL;
+	}
+	if (entry == UINT64_MAX)
+		return NO_NODE;
+	if (dwi_string(u, die, DWI_LINKAGE, &linkage) ||
+	    dwi_string(u, die, DWI_MIPS, &mips) ||
+	    dwi_string(u, die, DWI_NAME, &name))
+		return NODE_FAIL;
+	for (int k = DWI_ORIGIN; k <= DWI_SPEC && !o; k++) {
+		if (!(have & (1u << k)))
+			continue;
+		if (!ref_form(die->form[k]) ||
+		    !(o = origin_names_at(d, die->val[k])))
+			return NODE_FAIL;
+	}
+	ALLOC_GROW(c->nodes, c->nnodes + 1, b->nodes_cap);
+	n = &c->nodes[c->nnodes++];
+	*n = (struct dw_node){ .parent = NO_NODE, .entry = entry };
+	/* As node_name: the DIE's own, then its origin's. */
+	n->decl_line = (have & (1u << DWI_DECL_LINE)) ?
+			       die_const(die, DWI_DECL_LINE) :
+		       o ? o->decl_line : 0;
+	n->name = nonempty(linkage) ? own(d, linkage) :
+		  o && nonempty(o->linkage) ? o->linkage :
+		  nonempty(mips) ? own(d, mips) :
+		  o && nonempty(o->mips) ? o->mips :
+		  nonempty(name) ? own(d, name) :
+		  o && nonempty(o->name) ? o->name : NULL;
+	if (inlined) {
+		uint32_t file = die_const(die, DWI_CALL_FILE);
+
+		n->parent = parent;
+		n->call_line = die_const(die, DWI_CALL_LINE);
+		n->call_column = die_const(die, DWI_CALL_COLUMN);
+		if (c->files)
+			n->call_file = file < c->nfiles ? c->files[file] : NULL;
+		else if (b->files && file < b->nfiles)
+			n->call_file = full_path(d, c, dwarf_filesrc(
+							 b->files, file, NULL, NULL));
+	}
+	return idx;
+}
+
+/* walk(), over the DIEs as dwinfo.c reads them: false (having added
+ * nothing that stays) when it cannot read the unit. */
+static bool walk_own(struct builder *b)
+{
+	struct dwarf_index *d = b->d;
+	struct dw_cu *c = b->c;
+	struct {
+		uint32_t node, depth;
+	} stack[MAX_NESTING + 1];
+	size_t sp = 0;
+	struct dwi_unit u;
+	uint64_t pos;
+
+	if (d->libdw_only || !d->isecs.info.data || !d->isecs.abbrev.data ||
+	    dwi_unit_open(&u, &d->isecs, c->unit_off))
+		return false;
+	if (u.die_off != dwarf_dieoffset(&c->die))
+		goto fail;
+	pos = u.children_off;
+	if (u.has_children)
+		stack[sp++].node = NO_NODE, stack[0].depth = 0;
+	while (sp) {
+		struct dwi_die die;
+		uint32_t node = stack[sp - 1].node, dd = stack[sp - 1].depth;
+
+		if (dwi_read_die(&u, &pos, &die))
+			goto fail;
+		if (!die.tag) {
+			sp--;
+			continue;
+		}
+		if (!may_hold_code((int)die.tag)) {
+			if (dwi_skip_children(&u, &pos, &die))
+				goto fail;
+			continue;
+		}
+		if (die.tag == DW_TAG_subprogram || die.tag == DW_TAG_entry_point) {
+			uint32_t n = add_own_node(b, &u, &die, NO_NODE, 0, false);
+
+			if (n == NODE_FAIL)
+				goto fail;
+			node = n;
+			dd = 0;
+		} else if (die.tag == DW_TAG_inlined_subroutine) {
+			uint32_t n = add_own_node(b, &u, &die, node, dd + 1, true);
+
+			if (n == NODE_FAIL)
+				goto fail;
+			if (n != NO_NODE) {
+				node = n;
+				dd++;
+			}
+		}
+		if (!die.children)
+			continue;
+		/* walk()'s limits: no deeper than MAX_DEPTH inlined frames
+		 * or MAX_NESTING levels of DIEs. */
+		if (dd >= MAX_DEPTH || sp >= MAX_NESTING) {
+			if (dwi_skip_children(&u, &pos, &die))
+				goto fail;
+			continue;
+		}
+		stack[sp].node = node;
+		stack[sp].depth = dd;
+		sp++;
+	}
+	dwi_unit_release(&u);
+	return true;
+fail:
+	dwi_unit_release(&u);
+	c->nnodes = 0;
+	b->nranges = 0;
+	return false;
+}
+
 static void build_cu(struct dwarf_index *d, struct dw_cu *c)
 {
 	struct builder b = { .d = d, .c = c };
@@ -891,7 +1170,12 @@ static void build_cu(struct dwarf_index *d, struct dw_cu *c)
 	build_rows(d, c);
 	if (!c->files && dwarf_getsrcfiles(&c->die, &b.files, &b.nfiles))
 		b.files = NULL;
-	walk(&b, &c->die, NO_NODE, 0, 0);
+	if (walk_own(&b)) {
+		d->counts.dies_own++;
+	} else {
+		d->counts.dies_libdw++;
+		walk(&b, &c->die, NO_NODE, 0, 0);
+	}
 	flatten(&b);
 	free(b.ranges);
 	d->bytes += c->nnodes * sizeof(*c->nodes) +

@@ -20,100 +20,8 @@
 #include <string.h>
 
 #include "../lib/xalloc.h"
+#include "dwread.h"
 #include "symbolizer_internal.h"
-
-struct cursor {
-	const uint8_t *p, *end;
-	bool bad;
-};
-
-static bool need(struct cursor *c, size_t n)
-{
-	if (c->bad || (size_t)(c->end - c->p) < n) {
-		c->bad = true;
-		c->p = c->end;
-		return false;
-	}
-	return true;
-}
-
-static uint64_t rd(struct cursor *c, size_t n)
-{
-	uint64_t v = 0;
-
-	if (!need(c, n))
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		v |= (uint64_t)c->p[i] << (8 * i);
-	c->p += n;
-	return v;
-}
-
-static uint64_t uleb(struct cursor *c)
-{
-	uint64_t v = 0;
-	unsigned shift = 0;
-
-	while (c->p < c->end) {
-		uint8_t b = *c->p++;
-
-		if (shift < 64)
-			v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-		if (!(b & 0x80))
-			return v;
-	}
-	c->bad = true;
-	return 0;
-}
-
-static int64_t sleb(struct cursor *c)
-{
-	uint64_t v = 0;
-	unsigned shift = 0;
-
-	while (c->p < c->end) {
-		uint8_t b = *c->p++;
-
-		if (shift < 64)
-			v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-		if (!(b & 0x80)) {
-			if (shift < 64 && (b & 0x40))
-				v |= ~(uint64_t)0 << shift;
-			return (int64_t)v;
-		}
-	}
-	c->bad = true;
-	return 0;
-}
-
-static const char *cstr(struct cursor *c)
-{
-	const uint8_t *z;
-
-	if (c->bad)
-		return NULL;
-	z = memchr(c->p, 0, (size_t)(c->end - c->p));
-	if (!z) {
-		c->bad = true;
-		c->p = c->end;
-		return NULL;
-	}
-	const char *s = (const char *)c->p;
-
-	c->p = z + 1;
-	return s;
-}
-
-/* A string at `off` in a string section, or NULL. */
-static const char *sec_str(const struct dwl_section *s, uint64_t off)
-{
-	if (!s->data || off >= s->size ||
-	    !memchr(s->data + off, 0, s->size - off))
-		return NULL;
-	return (const char *)s->data + off;
-}
 
 /*
  * One attribute of a version 5 directory or file entry: a string (path) or
@@ -234,9 +142,14 @@ int dwl_read(const struct dwl_sections *secs, uint64_t offset,
 	bool default_is_stmt;
 	uint8_t std_len[256] = { 0 };
 
+	struct dwl_row *keep = t->rows;
+	size_t keep_cap = t->rows_cap;
+
 	memset(t, 0, sizeof(*t));
+	t->rows = keep;
+	t->rows_cap = keep_cap;
 	if (!line->data || offset >= line->size)
-		return -EINVAL;
+		goto invalid;
 	c = (struct cursor){ .p = line->data + offset,
 			     .end = line->data + line->size };
 	unit_len = rd(&c, 4);
@@ -244,21 +157,21 @@ int dwl_read(const struct dwl_sections *secs, uint64_t offset,
 		offset64 = true;
 		unit_len = rd(&c, 8);
 	} else if (unit_len >= 0xfffffff0) {
-		return -EINVAL;
+		goto invalid;
 	}
 	if (c.bad || unit_len > (uint64_t)(c.end - c.p))
-		return -EINVAL;
+		goto invalid;
 	c.end = c.p + unit_len;
 	version = (uint16_t)rd(&c, 2);
 	if (version < 2 || version > 5)
-		return -EINVAL;
+		goto invalid;
 	if (version >= 5) {
 		addr_size = (uint8_t)rd(&c, 1);
 		rd(&c, 1); /* segment selector size */
 	}
 	header_len = rd(&c, offset64 ? 8 : 4);
 	if (c.bad || header_len > (uint64_t)(c.end - c.p))
-		return -EINVAL;
+		goto invalid;
 	prog = (struct cursor){ .p = c.p + header_len, .end = c.end };
 	c.end = c.p + header_len;
 	min_inst = (uint8_t)rd(&c, 1);
@@ -270,7 +183,7 @@ int dwl_read(const struct dwl_sections *secs, uint64_t offset,
 	opcode_base = (uint8_t)rd(&c, 1);
 	if (c.bad || !line_range || !max_ops || !opcode_base ||
 	    (addr_size != 4 && addr_size != 8))
-		return -EINVAL;
+		goto invalid;
 	for (unsigned i = 1; i < opcode_base; i++)
 		std_len[i] = (uint8_t)rd(&c, 1);
 	(void)default_is_stmt;
@@ -502,14 +415,15 @@ static void sort_cluster(const struct dwl_row *rows, const struct row_seq *seqs,
 	free(tmp);
 }
 
-void dwl_sort_rows(struct dwl_row *rows, size_t n)
+const struct dwl_row *dwl_sort_rows(const struct dwl_row *rows, size_t n,
+				    struct dwl_row *out)
 {
 	struct row_seq *seqs = NULL;
 	size_t nseqs = 0, cap = 0, out_n = 0;
-	struct dwl_row *out;
+	bool in_order = true;
 
 	if (n < 2)
-		return;
+		return rows;
 	for (size_t i = 0; i < n;) {
 		struct row_seq q = { .lo = rows[i].addr, .hi = rows[i].addr,
 				     .first = i, .sorted = true };
@@ -537,7 +451,6 @@ void dwl_sort_rows(struct dwl_row *rows, size_t n)
 		i += q.n;
 	}
 	qsort(seqs, nseqs, sizeof(*seqs), cmp_seq);
-	out = xmalloc(n * sizeof(*out));
 	for (size_t i = 0; i < nseqs;) {
 		uint64_t hi = seqs[i].hi;
 		bool normal_at_hi = seqs[i].normal_at_hi, alone = seqs[i].sorted;
@@ -572,17 +485,18 @@ void dwl_sort_rows(struct dwl_row *rows, size_t n)
 		if (alone) {
 			memcpy(out + out_n, rows + seqs[i].first,
 			       seqs[i].n * sizeof(*out));
+			in_order &= seqs[i].first == out_n;
 			out_n += seqs[i].n;
 		} else {
+			in_order = false;
 			sort_cluster(rows, seqs + i, j - i, out + out_n);
 			for (size_t k = i; k < j; k++)
 				out_n += seqs[k].n;
 		}
 		i = j;
 	}
-	memcpy(rows, out, n * sizeof(*out));
-	free(out);
 	free(seqs);
+	return in_order ? rows : out;
 }
 
 void dwl_release(struct dwl_table *t)

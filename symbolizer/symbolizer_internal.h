@@ -148,18 +148,101 @@ struct dwl_table {
 
 /*
  * Decode the line program at `offset` in secs->line (a unit's
- * DW_AT_stmt_list). Returns 0, or -EINVAL (the table empty) for anything
- * malformed or not understood: the caller then asks libdw.
+ * DW_AT_stmt_list) into `t`, which is zeroed, or holds the rows array of
+ * an earlier table (rows, rows_cap) to be used again. Returns 0, or
+ * -EINVAL (the table released) for anything malformed or not understood:
+ * the caller then asks libdw.
  */
 int dwl_read(const struct dwl_sections *secs, uint64_t offset,
 	     const char *comp_dir, struct dwl_table *t);
 void dwl_release(struct dwl_table *t);
-/* Sort rows as a stable sort by (address, end rows first) would, fast on
- * a line program's rows (sorted sequences in any order). */
-void dwl_sort_rows(struct dwl_row *rows, size_t n);
+/* The rows in the order a stable sort by (address, end rows first) gives,
+ * fast on a line program's rows (sorted sequences in any order): `rows`
+ * itself when they are in that order already, else `out` (room for n
+ * rows) holding them so. */
+const struct dwl_row *dwl_sort_rows(const struct dwl_row *rows, size_t n,
+				    struct dwl_row *out);
 /* File `file`'s name joined to its directory (still relative when both
  * are), malloc'ed; NULL when the table has no such file. */
 char *dwl_path(const struct dwl_table *t, uint64_t file);
+
+/* ---- dwinfo.c: .debug_info read directly ---- */
+
+struct dwi_sections {
+	struct dwl_section info, abbrev, str, line_str, str_offsets, addr,
+		ranges, rnglists;
+};
+
+struct dwi_abbrev {
+	uint32_t tag;
+	bool children, defined;
+	uint32_t first, n; /* its attributes in the unit's specs */
+};
+
+struct dwi_spec {
+	uint32_t name, form;
+	int64_t implicit;
+};
+
+/* One compilation unit, ready for its DIEs to be read. */
+struct dwi_unit {
+	const struct dwi_sections *s;
+	uint64_t off, end;     /* its header, and the end of its DIEs */
+	uint64_t die_off;      /* the unit's own DIE */
+	uint64_t children_off; /* the first DIE under it */
+	bool has_children;
+	uint16_t version;
+	uint8_t addr_size;
+	bool offset64;
+	struct dwi_abbrev *abbrevs; /* by code */
+	size_t nabbrevs;
+	struct dwi_spec *specs;
+	size_t nspecs, specs_cap;
+	uint64_t str_offsets_base, addr_base, rnglists_base;
+	uint64_t base; /* the unit's low_pc: range lists' base address */
+};
+
+/* The attributes a DIE is read for. */
+enum {
+	DWI_ORIGIN, DWI_SPEC, DWI_LINKAGE, DWI_MIPS, DWI_NAME, DWI_DECL_LINE,
+	DWI_CALL_FILE, DWI_CALL_LINE, DWI_CALL_COLUMN, DWI_LOW_PC, DWI_HIGH_PC,
+	DWI_RANGES, DWI_SIBLING, DWI_STR_OFFSETS_BASE, DWI_ADDR_BASE,
+	DWI_RNGLISTS_BASE, DWI_N
+};
+
+struct dwi_die {
+	uint64_t off;   /* in .debug_info */
+	uint32_t tag;   /* 0: the null entry that ends a list of children */
+	bool children;
+	unsigned have;  /* bit DWI_*: that attribute is present */
+	uint32_t form[DWI_N];
+	/* Constants and addresses (or their indexes) as they are; strings
+	 * and references as offsets, references within the unit made
+	 * offsets in .debug_info. */
+	uint64_t val[DWI_N];
+};
+
+/* Open the unit whose header is at `off` in .debug_info: 0, or -EINVAL for
+ * anything it does not read (then libdw's). */
+int dwi_unit_open(struct dwi_unit *u, const struct dwi_sections *s,
+		  uint64_t off);
+void dwi_unit_release(struct dwi_unit *u);
+/* Read the DIE at *pos and move *pos past its attributes (to its first
+ * child, if it has children). 0 or -EINVAL. */
+int dwi_read_die(const struct dwi_unit *u, uint64_t *pos, struct dwi_die *die);
+/* Move *pos, just past `die`'s attributes, past its children. */
+int dwi_skip_children(const struct dwi_unit *u, uint64_t *pos,
+		      const struct dwi_die *die);
+/* An address attribute's value (DW_FORM_addr or an index into .debug_addr). */
+int dwi_addr(const struct dwi_unit *u, uint32_t form, uint64_t val,
+	     uint64_t *addr);
+/* A string attribute (*s NULL when absent); -EINVAL on a form it cannot
+ * read. */
+int dwi_string(const struct dwi_unit *u, const struct dwi_die *die, int slot,
+	       const char **s);
+/* Each range of `die`'s DW_AT_ranges, to `add`. 0 or -EINVAL. */
+int dwi_ranges(const struct dwi_unit *u, const struct dwi_die *die,
+	       void (*add)(void *arg, uint64_t lo, uint64_t hi), void *arg);
 
 /* ---- dwarf.c: DWARF functions, lines and inlined frames ---- */
 
@@ -178,6 +261,16 @@ struct dwarf_frame {
  */
 struct dwarf_index *dwarf_index_open(int fd);
 void dwarf_index_free(struct dwarf_index *d);
+/* Build units with libdw alone, not with dwline.c and dwinfo.c (before
+ * the first look-up; for tests that compare the two). */
+void dwarf_index_use_libdw(struct dwarf_index *d);
+/* Units built so far: their lines (rows) and functions (dies) read by
+ * our own readers, and by libdw. */
+struct dwarf_index_counts {
+	size_t rows_own, rows_libdw, dies_own, dies_libdw;
+};
+void dwarf_index_counts(const struct dwarf_index *d,
+			struct dwarf_index_counts *n);
 /* Memory the indexes hold now (they grow as units are first used). */
 size_t dwarf_index_bytes(const struct dwarf_index *d);
 /*

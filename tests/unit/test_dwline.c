@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The line program decoder (symbolizer/dwline.c) against libdw's
- * dwarf_getsrclines, unit by unit and row by row, on objects this test
- * builds (C and C++ at -O2, DWARF 4 and 5, gcc and clang, compressed debug
- * sections) and on the test binary itself; and its row sort against a
- * plain stable sort, on line tables made up to be awkward.
+ * Our own DWARF readers against libdw, on objects this test builds (C and
+ * C++ at -O2, DWARF 4 and 5, gcc and clang, compressed debug sections)
+ * and on the test binary itself: the line program decoder (dwline.c)
+ * against dwarf_getsrclines unit by unit and row by row; the index built
+ * with it and the .debug_info reader (dwinfo.c) against the index built
+ * with libdw alone, answer by answer for every byte of every function;
+ * and the row sort against a plain stable sort, on line tables made up
+ * to be awkward.
  */
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -99,7 +102,8 @@ static int build_fixtures(void)
 		  " (cd sub && cc -O2 -g -o ../c5rel ./prog.c) &&"
 		  " c++ -O2 -gdwarf-5 -o cpp5 prog.cpp &&"
 		  " c++ -O2 -gdwarf-4 -o cpp4 prog.cpp &&"
-		  " (%s || clang -O2 -g -o clang5 prog.c)",
+		  " (%s || (clang -O2 -g -o clang5 prog.c &&"
+		  " clang++ -O2 -g -o clangcpp prog.cpp))",
 		  dir, have_clang ? "false" : "true");
 }
 
@@ -165,8 +169,10 @@ static size_t compare_object(const char *path)
 		Dwarf_Word off;
 		Dwarf_Lines *lines;
 		size_t n;
-		struct dwl_table t;
+		struct dwl_table t = { 0 };
 		const char *comp_dir = NULL;
+		const struct dwl_row *sorted;
+		struct dwl_row *out;
 		int e;
 
 		if (!dwarf_attr(&cudie, DW_AT_stmt_list, &attr) ||
@@ -180,14 +186,18 @@ static size_t compare_object(const char *path)
 		if (e)
 			continue;
 		units++;
-		dwl_sort_rows(t.rows, t.nrows);
+		out = malloc((t.nrows + 1) * sizeof(*out));
+		sorted = dwl_sort_rows(t.rows, t.nrows, out);
+		if (sorted == t.rows && t.nrows)
+			memcpy(out, t.rows, t.nrows * sizeof(*out));
+		sorted = out;
 		/* As libdw and dwarf.c do: nothing past the highest row. */
 		if (t.nrows)
-			t.rows[t.nrows - 1].end_sequence = 1;
+			out[t.nrows - 1].end_sequence = 1;
 		CHECK_EQ(t.nrows, n);
 		for (size_t i = 0; i < n && i < t.nrows; i++) {
 			Dwarf_Line *l = dwarf_onesrcline(lines, i);
-			const struct dwl_row *r = &t.rows[i];
+			const struct dwl_row *r = &sorted[i];
 			Dwarf_Addr a = 0;
 			int line = 0, col = 0;
 			bool end = false;
@@ -216,6 +226,7 @@ static size_t compare_object(const char *path)
 			free(ours);
 			rows++;
 		}
+		free(out);
 		dwl_release(&t);
 	}
 	CHECK(units > 0);
@@ -242,6 +253,123 @@ static void same_rows_as_libdw(void)
 	}
 	/* This test's own binary: libsmolder's units, many files. */
 	CHECK(compare_object("/proc/self/exe") > 1000);
+}
+
+/* ---- the whole index: our readers against libdw alone ---- */
+
+static bool same_frames(const struct dwarf_frame *a, unsigned na,
+			const struct dwarf_frame *b, unsigned nb)
+{
+	if (na != nb)
+		return false;
+	for (unsigned i = 0; i < na; i++) {
+		if ((a[i].name == NULL) != (b[i].name == NULL) ||
+		    (a[i].name && strcmp(a[i].name, b[i].name)) ||
+		    (a[i].file == NULL) != (b[i].file == NULL) ||
+		    (a[i].file && strcmp(a[i].file, b[i].file)) ||
+		    a[i].line != b[i].line || a[i].column != b[i].column ||
+		    a[i].decl_line != b[i].decl_line)
+			return false;
+	}
+	return true;
+}
+
+/* Look up every `step`-th byte of every function of `path` in both
+ * indexes; returns the addresses that DWARF describes. */
+static size_t compare_index(const char *path, unsigned step)
+{
+	int fd = open(path, O_RDONLY);
+	struct dwarf_index *ours, *theirs;
+	struct dwarf_index_counts n;
+	Elf *elf;
+	Elf_Scn *scn = NULL;
+	size_t found = 0, bad = 0;
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return 0;
+	ours = dwarf_index_open(fd);
+	theirs = dwarf_index_open(fd);
+	CHECK(ours && theirs);
+	if (!ours || !theirs)
+		goto out;
+	dwarf_index_use_libdw(theirs);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	while (elf && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB ||
+		    !(data = elf_getdata(scn, NULL)))
+			continue;
+		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+
+			if (!gelf_getsym(data, (int)i, &sym) ||
+			    GELF_ST_TYPE(sym.st_info) != STT_FUNC || !sym.st_value)
+				continue;
+			for (uint64_t a = sym.st_value; a < sym.st_value + sym.st_size;
+			     a += step) {
+				struct dwarf_frame f1[64], f2[64];
+				unsigned n1 = 0, n2 = 0;
+				uint64_t e1 = 0, e2 = 0;
+				int r1 = dwarf_index_lookup(ours, a, f1, 64, &n1, &e1);
+				int r2 = dwarf_index_lookup(theirs, a, f2, 64, &n2, &e2);
+
+				if (r1 != r2 || e1 != e2 ||
+				    !same_frames(f1, n1, f2, n2)) {
+					if (bad++ < 3)
+						fprintf(stderr, "%s: %#llx: ours %d, %u frames"
+							" (%s %s:%u), libdw's %d, %u frames"
+							" (%s %s:%u)\n", path,
+							(unsigned long long)a, r1, n1,
+							n1 && f1[0].name ? f1[0].name : "-",
+							n1 && f1[0].file ? f1[0].file : "-",
+							n1 ? f1[0].line : 0, r2, n2,
+							n2 && f2[0].name ? f2[0].name : "-",
+							n2 && f2[0].file ? f2[0].file : "-",
+							n2 ? f2[0].line : 0);
+				} else if (!r1) {
+					found++;
+				}
+			}
+		}
+	}
+	if (elf)
+		elf_end(elf);
+	CHECK_EQ(bad, 0);
+	/* Both ways were taken: ours for every unit, libdw's for all. */
+	dwarf_index_counts(ours, &n);
+	CHECK(n.rows_own > 0 && n.dies_own > 0);
+	CHECK_EQ(n.rows_libdw, 0);
+	CHECK_EQ(n.dies_libdw, 0);
+	dwarf_index_counts(theirs, &n);
+	CHECK(n.rows_libdw > 0 && n.dies_libdw > 0);
+	CHECK_EQ(n.rows_own + n.dies_own, 0);
+out:
+	dwarf_index_free(ours);
+	dwarf_index_free(theirs);
+	close(fd);
+	return found;
+}
+
+static void same_index_as_libdw(void)
+{
+	static const char *const objs[] = { "c5", "c4", "c5z", "c5rel",
+					    "cpp5", "cpp4", "clang5",
+					    "clangcpp" };
+	char path[512];
+
+	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++) {
+		if (!strncmp(objs[i], "clang", 5) && !have_clang)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, objs[i]);
+		if (compare_index(path, 1) < 50) {
+			fprintf(stderr, "%s: too few addresses described\n", path);
+			CHECK(!"addresses described");
+		}
+	}
+	CHECK(compare_index("/proc/self/exe", 3) > 10000);
 }
 
 /* ---- the row sort ---- */
@@ -326,6 +454,8 @@ static void sorts_as_a_stable_sort(void)
 {
 	enum { MAX = 4000, ROUNDS = 300 };
 	struct dwl_row *rows = malloc(MAX * sizeof(*rows));
+	struct dwl_row *out = malloc(MAX * sizeof(*out));
+	const struct dwl_row *got;
 	struct tagged *want = malloc(MAX * sizeof(*want));
 	int bad = 0;
 
@@ -335,20 +465,21 @@ static void sorts_as_a_stable_sort(void)
 		for (size_t i = 0; i < n; i++)
 			want[i] = (struct tagged){ rows[i], i };
 		qsort(want, n, sizeof(*want), cmp_tagged);
-		dwl_sort_rows(rows, n);
+		got = dwl_sort_rows(rows, n, out);
 		for (size_t i = 0; i < n; i++)
-			if (rows[i].addr != want[i].row.addr ||
-			    rows[i].line != want[i].row.line ||
-			    rows[i].end_sequence != want[i].row.end_sequence) {
+			if (got[i].addr != want[i].row.addr ||
+			    got[i].line != want[i].row.line ||
+			    got[i].end_sequence != want[i].row.end_sequence) {
 				if (!bad++)
 					fprintf(stderr, "round %d, row %zu: line %u,"
 						" want line %u\n", round, i,
-						rows[i].line, want[i].row.line);
+						got[i].line, want[i].row.line);
 				break;
 			}
 	}
 	CHECK_EQ(bad, 0);
 	free(rows);
+	free(out);
 	free(want);
 }
 
@@ -366,7 +497,7 @@ static void refuses_what_it_cannot_read(void)
 		1, 1, 0x25, 1, 0, 0, 0, 0,
 	};
 	struct dwl_sections secs = { 0 };
-	struct dwl_table t;
+	struct dwl_table t = { 0 };
 
 	secs.line = (struct dwl_section){ truncated, sizeof(truncated) };
 	CHECK_EQ(dwl_read(&secs, 0, NULL, &t), -EINVAL);
@@ -388,6 +519,7 @@ int main(void)
 		return 1;
 	}
 	RUN(same_rows_as_libdw);
+	RUN(same_index_as_libdw);
 	RUN(sorts_as_a_stable_sort);
 	RUN(refuses_what_it_cannot_read);
 	sh("rm -rf %s", dir);
