@@ -905,6 +905,76 @@ static int cmp_node_range(const void *a, const void *b)
 	return x->node < y->node ? -1 : x->node > y->node;
 }
 
+/*
+ * Sort ranges as cmp_node_range orders them: a stable radix sort on their
+ * start addresses (only the bits in which they differ, 11 at a time), then
+ * each run of equal starts (a few ranges at most) by the whole order.
+ * Several times faster than qsort on the hundreds of thousands of ranges
+ * of a large C++ program's units, where the sort was most of flatten().
+ */
+#define RADIX_BITS 11
+
+static void sort_node_ranges(struct node_range *r, size_t n)
+{
+	uint64_t min = UINT64_MAX, max = 0;
+	struct node_range *tmp, *from = r, *to;
+	unsigned bits;
+
+	if (n < 64) {
+		qsort(r, n, sizeof(*r), cmp_node_range);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].lo < min)
+			min = r[i].lo;
+		if (r[i].lo > max)
+			max = r[i].lo;
+	}
+	bits = max > min ? 64 - (unsigned)__builtin_clzll(max - min) : 0;
+	tmp = xmalloc(n * sizeof(*tmp));
+	to = tmp;
+	for (unsigned shift = 0; shift < bits; shift += RADIX_BITS) {
+		size_t count[1u << RADIX_BITS] = { 0 }, sum = 0;
+		struct node_range *swap;
+
+		for (size_t i = 0; i < n; i++)
+			count[((from[i].lo - min) >> shift) & ((1u << RADIX_BITS) - 1)]++;
+		for (size_t k = 0; k < (1u << RADIX_BITS); k++) {
+			size_t c = count[k];
+
+			count[k] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			to[count[((from[i].lo - min) >> shift) &
+				 ((1u << RADIX_BITS) - 1)]++] = from[i];
+		swap = from;
+		from = to;
+		to = swap;
+	}
+	if (from != r)
+		memcpy(r, from, n * sizeof(*r));
+	free(tmp);
+	/* Equal starts: by depth, then the longest first, then DIE order. */
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+
+		while (j < n && r[j].lo == r[i].lo)
+			j++;
+		for (size_t k = i + 1; k < j; k++) {
+			struct node_range x = r[k];
+			size_t m = k;
+
+			while (m > i && cmp_node_range(&r[m - 1], &x) > 0) {
+				r[m] = r[m - 1];
+				m--;
+			}
+			r[m] = x;
+		}
+		i = j;
+	}
+}
+
 static void emit(struct dw_cu *c, size_t *cap, uint64_t lo, uint64_t hi,
 		 uint32_t node)
 {
@@ -935,7 +1005,11 @@ static void flatten(struct builder *b)
 
 	if (!b->nranges)
 		return;
-	qsort(b->ranges, b->nranges, sizeof(*b->ranges), cmp_node_range);
+	/* The reference build (dwarf_index_use_libdw) sorts with qsort. */
+	if (b->d->libdw_only)
+		qsort(b->ranges, b->nranges, sizeof(*b->ranges), cmp_node_range);
+	else
+		sort_node_ranges(b->ranges, b->nranges);
 	stack = xmalloc(b->nranges * sizeof(*stack));
 	for (size_t i = 0; i <= b->nranges; i++) {
 		uint64_t lo = i < b->nranges ? b->ranges[i].lo : UINT64_MAX;

@@ -261,8 +261,9 @@ struct dwarf_frame {
  */
 struct dwarf_index *dwarf_index_open(int fd);
 void dwarf_index_free(struct dwarf_index *d);
-/* Build units with libdw alone, not with dwline.c and dwinfo.c (before
- * the first look-up; for tests that compare the two). */
+/* Build units the plain way, for tests to compare with: with libdw alone
+ * (not dwline.c and dwinfo.c), and qsort (not the radix sort). Before the
+ * first look-up. */
 void dwarf_index_use_libdw(struct dwarf_index *d);
 /* Units built so far: their lines (rows) and functions (dies) read by
  * our own readers, and by libdw. */
