@@ -1177,8 +1177,11 @@ static bool walk_own(struct builder *b)
 	if (u.die_off != dwarf_dieoffset(&c->die))
 		goto fail;
 	pos = u.children_off;
-	if (u.has_children)
-		stack[sp++].node = NO_NODE, stack[0].depth = 0;
+	if (u.has_children) {
+		stack[0].node = NO_NODE;
+		stack[0].depth = 0;
+		sp = 1;
+	}
 	while (sp) {
 		struct dwi_die die;
 		uint32_t node = stack[sp - 1].node, dd = stack[sp - 1].depth;

@@ -139,7 +139,6 @@ int dwl_read(const struct dwl_sections *secs, uint64_t offset,
 	uint16_t version;
 	uint8_t addr_size = 8, min_inst, max_ops = 1, line_range, opcode_base;
 	int8_t line_base;
-	bool default_is_stmt;
 	uint8_t std_len[256] = { 0 };
 
 	struct dwl_row *keep = t->rows;
@@ -177,7 +176,7 @@ int dwl_read(const struct dwl_sections *secs, uint64_t offset,
 	min_inst = (uint8_t)rd(&c, 1);
 	if (version >= 4)
 		max_ops = (uint8_t)rd(&c, 1);
-	default_is_stmt = rd(&c, 1) != 0;
+	rd(&c, 1); /* default_is_stmt: every row is kept */
 	line_base = (int8_t)rd(&c, 1);
 	line_range = (uint8_t)rd(&c, 1);
 	opcode_base = (uint8_t)rd(&c, 1);
@@ -186,7 +185,6 @@ int dwl_read(const struct dwl_sections *secs, uint64_t offset,
 		goto invalid;
 	for (unsigned i = 1; i < opcode_base; i++)
 		std_len[i] = (uint8_t)rd(&c, 1);
-	(void)default_is_stmt;
 
 	if (version >= 5) {
 		if (!read_v5_table(&c, offset64, secs, false, t) ||
