@@ -392,46 +392,6 @@ static const char *full_path(struct dwarf_index *d, struct dw_cu *c,
 	return p;
 }
 
-static int cmp_row(const struct dw_row *x, const struct dw_row *y)
-{
-	if (x->addr != y->addr)
-		return x->addr < y->addr ? -1 : 1;
-	/* A sequence that ends where the next starts: the end first, so
-	 * the address belongs to the new sequence. */
-	if (x->end_sequence != y->end_sequence)
-		return x->end_sequence ? -1 : 1;
-	return 0;
-}
-
-struct row_tmp {
-	struct dw_row row;
-	size_t order;
-};
-
-static int cmp_row_tmp(const void *a, const void *b)
-{
-	const struct row_tmp *x = a, *y = b;
-	int c = cmp_row(&x->row, &y->row);
-
-	if (c)
-		return c;
-	return x->order < y->order ? -1 : x->order > y->order;
-}
-
-/* Sort rows by address, keeping the line program's order among equals
- * (qsort is not stable: the original position breaks ties). */
-static void sort_rows(struct dw_row *rows, size_t n)
-{
-	struct row_tmp *tmp = xmalloc(n * sizeof(*tmp));
-
-	for (size_t i = 0; i < n; i++)
-		tmp[i] = (struct row_tmp){ rows[i], i };
-	qsort(tmp, n, sizeof(*tmp), cmp_row_tmp);
-	for (size_t i = 0; i < n; i++)
-		rows[i] = tmp[i].row;
-	free(tmp);
-}
-
 /* A path made here (a file name joined to its directories), one copy of
  * each in the index's arena. Takes `p` (malloc'ed). */
 static const char *intern_path(struct dwarf_index *d, char *p)
@@ -532,7 +492,6 @@ static void build_rows(struct dwarf_index *d, struct dw_cu *c)
 {
 	Dwarf_Lines *lines;
 	size_t n, k = 0;
-	bool sorted = true;
 
 	if (build_rows_own(d, c)) {
 		d->counts.rows_own++;
@@ -560,13 +519,10 @@ static void build_rows(struct dwarf_index *d, struct dw_cu *c)
 			.column = col > 0 && col < 65536 ? (uint16_t)col : 0,
 			.end_sequence = end,
 		};
-		if (k && cmp_row(&c->rows[k - 1], &c->rows[k]) > 0)
-			sorted = false;
 		k++;
 	}
-	/* libdw hands the rows over sorted already; sort only if not. */
-	if (!sorted)
-		sort_rows(c->rows, k);
+	/* libdw sorts them as dwl_sort_rows does: by address, end rows
+	 * first among equals, the last one an end row. */
 	c->nrows = k;
 }
 

@@ -8,6 +8,7 @@
 #define SMOLDER_TEST_HARNESS_H
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,5 +65,34 @@ static int h_pass, h_fail;
 		       h_fail);                                               \
 		return h_fail ? 1 : 0;                                        \
 	} while (0)
+
+/* Run a shell command made like printf's output: system()'s status. For
+ * tests that build their fixtures. */
+static inline int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline int sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+/* Write `text` to dir/name, or stop the test. */
+static inline void write_file_in(const char *dir, const char *name,
+				 const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (!f || fputs(text, f) < 0 || fclose(f)) {
+		fprintf(stderr, "cannot write %s\n", path);
+		exit(1);
+	}
+}
 
 #endif

@@ -58,40 +58,15 @@ static const char cpp_src[] =
 	"}\n"
 	"int main(int argc, char **) { return app::run(argc * 100) & 1; }\n";
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
-static void write_file(const char *name, const char *text)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	if (!f || fputs(text, f) < 0 || fclose(f)) {
-		fprintf(stderr, "cannot write %s\n", path);
-		exit(1);
-	}
-}
-
 static bool have_clang;
 
 static int build_fixtures(void)
 {
 	if (!mkdtemp(dir))
 		return -1;
-	write_file("prog.c", c_src);
-	write_file("helper.h", h_src);
-	write_file("prog.cpp", cpp_src);
+	write_file_in(dir, "prog.c", c_src);
+	write_file_in(dir, "helper.h", h_src);
+	write_file_in(dir, "prog.cpp", cpp_src);
 	have_clang = sh("command -v clang >/dev/null") == 0;
 	/* One object from a relative path and a sub-directory, so that
 	 * its file names are relative to the compilation directory. */

@@ -43,37 +43,12 @@ static const char exe_src[] =
 	"  return gamma_fn(argc) + lib_second(argc) > 0;\n"
 	"}\n";
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
-static void write_file(const char *name, const char *text)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	if (!f || fputs(text, f) < 0 || fclose(f)) {
-		fprintf(stderr, "cannot write %s\n", path);
-		exit(1);
-	}
-}
-
 static int build_fixtures(void)
 {
 	if (!mkdtemp(dir))
 		return -1;
-	write_file("lib.c", lib_src);
-	write_file("exe.c", exe_src);
+	write_file_in(dir, "lib.c", lib_src);
+	write_file_in(dir, "exe.c", exe_src);
 	return sh("cd %s && cc -O1 -g -fPIC -shared -o libfix.so lib.c &&"
 		  " cc -O1 -g -fPIE -pie -o exe-pie exe.c -L. -lfix -Wl,-rpath,%s &&"
 		  " cc -O1 -g -fno-pie -no-pie -o exe-nopie exe.c -L. -lfix"

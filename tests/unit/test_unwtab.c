@@ -161,18 +161,6 @@ static const char shapes_src[] =
 	"\t.cfi_endproc\n"
 	"\t.section .note.GNU-stack,\"\",@progbits\n";
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
 /* `name` in the fixtures' directory; the last four answers stay valid. */
 static const char *in_dir(const char *name)
 {
