@@ -56,8 +56,10 @@ need_bpf() {
 }
 
 # Sum of counts over the folded lines of FILE that match the ERE PATTERN.
+# The pattern goes through the environment, not -v, whose escapes gawk
+# and mawk read differently ("\[" is "[" to gawk, "\[" to mawk).
 count_matching() {
-	awk -v pat="$2" '{ n = $NF; sub(/ [0-9]+$/, ""); if ($0 ~ pat) s += n }
+	PAT="$2" awk '{ n = $NF; sub(/ [0-9]+$/, ""); if ($0 ~ ENVIRON["PAT"]) s += n }
 		END { printf "%.0f\n", s }' "$1"
 }
 

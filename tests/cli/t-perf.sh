@@ -24,7 +24,7 @@ perf_folded() {
 
 # share PATTERN FILE: fraction of the samples on lines matching PATTERN.
 share() {
-	awk -v pat="$1" '{ n = $NF; t += n; sub(/ [0-9]+$/, ""); if ($0 ~ pat) m += n }
+	PAT="$1" awk '{ n = $NF; t += n; sub(/ [0-9]+$/, ""); if ($0 ~ ENVIRON["PAT"]) m += n }
 		END { printf "%.4f\n", t ? m / t : 0 }' "$2"
 }
 

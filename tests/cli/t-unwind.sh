@@ -7,8 +7,8 @@ need_bpf
 # complete FILE PATTERN: the share of samples whose stack matches PATTERN
 # (an ERE over "comm;root;...;leaf") and shows no sign of a cut.
 complete() {
-	awk -v pat="$2" '{ n = $NF; t += n; sub(/ [0-9]+$/, "")
-		if ($0 ~ pat && $0 !~ /\[truncated\]|\[unknown\]|\[user stack lost\]/) m += n }
+	PAT="$2" awk '{ n = $NF; t += n; sub(/ [0-9]+$/, "")
+		if ($0 ~ ENVIRON["PAT"] && $0 !~ /\[truncated\]|\[unknown\]|\[user stack lost\]/) m += n }
 		END { printf "%.4f\n", t ? m / t : 0 }' "$1"
 }
 
