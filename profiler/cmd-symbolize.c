@@ -91,8 +91,8 @@ static const struct option long_opts[] = {
 struct cached {
 	uint64_t addr;
 	uint32_t off; /* in cache_text */
-	uint32_t len; /* 0: an empty slot (an answer is never empty) */
-	bool unresolved;
+	uint32_t len : 31; /* 0: an empty slot (an answer is never empty) */
+	uint32_t unresolved : 1; /* 16 bytes a slot: four to a cache line */
 };
 
 struct symctx {
@@ -352,104 +352,100 @@ static int parse_addr(const char *s, uint64_t *out)
  * Read addresses from stdin with read(2), flushing our answers whenever
  * no complete line is waiting: a caller that writes one address and waits
  * for its answer gets it at once, and a pipe of millions is answered in
- * large writes.
+ * large writes. The complete lines of what was read are found in one pass;
+ * while one is answered, the cache slot of the line PREFETCH_LINES ahead is
+ * fetched, so that the cache's misses overlap (a look-up in a big cache
+ * waits on memory).
  */
-/* Lines whose answers are looked for ahead of time, so that the cache's
- * misses overlap: a look-up in a big cache waits on memory. */
 #define PREFETCH_LINES 16
+#define READ_SIZE (1u << 20)
+
+static void one_line(struct symctx *c, char *line, size_t l,
+		     unsigned long lineno, int *bad)
+{
+	uint64_t addr;
+
+	line[l] = '\0';
+	if (!parse_addr(line, &addr)) {
+		answer(c, addr);
+		return;
+	}
+	if (strspn(line, " \t\r") == l)
+		return; /* a blank line */
+	if ((*bad)++ < 10)
+		log_err("line %lu: '%.64s' is not a hexadecimal address", lineno,
+			line);
+	if (c->json)
+		strbuf_adds(&c->out, "{\"Error\":\"not an address\"}\n");
+	else
+		print_unknown(c, NULL);
+	flush_out(c);
+}
 
 static int from_stdin(struct symctx *c)
 {
-	size_t cap = 1 << 16, len = 0, start = 0, ahead = 0, nahead = 0;
-	char *buf = malloc(cap);
+	size_t cap = READ_SIZE, len = 0, *ends = NULL, ends_cap = 0;
+	char *buf = malloc(cap + 1);
 	unsigned long lineno = 0;
 	int bad = 0;
 	bool eof = false;
 
 	if (!buf)
 		return -ENOMEM;
-	for (;;) {
-		char *nl = memchr(buf + start, '\n', len - start);
+	while (!eof) {
+		size_t n = 0, start = 0;
+		ssize_t got;
 
-		if (!nl && !eof) {
-			ssize_t n;
-
-			memmove(buf, buf + start, len - start);
-			len -= start;
-			ahead = ahead > start ? ahead - start : 0;
-			start = 0;
-			if (len == cap) {
-				char *nb = len > (64u << 20) ? NULL
-							     : realloc(buf, cap * 2);
-
-				if (!nb) {
-					log_err("line %lu: longer than 64 MiB",
-						lineno + 1);
-					free(buf);
-					return -EINVAL;
-				}
-				buf = nb;
-				cap *= 2;
-			}
-			if (fflush(stdout))
-				break;
-			n = read(STDIN_FILENO, buf + len, cap - len);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0) {
-				log_err("cannot read standard input: %s",
-					strerror(errno));
-				free(buf);
-				return -errno;
-			}
-			if (n == 0)
-				eof = true;
-			len += (size_t)n;
-			continue;
-		}
-		if (!nl && start == len)
+		/* More input: answers go out first, if a caller waits. */
+		if (fflush(stdout))
 			break;
-		char *line = buf + start;
-		size_t l = nl ? (size_t)(nl - line) : len - start;
-		uint64_t addr;
+		got = read(STDIN_FILENO, buf + len, cap - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			log_err("cannot read standard input: %s", strerror(errno));
+			free(buf);
+			free(ends);
+			return -errno;
+		}
+		if (got == 0) {
+			eof = true;
+			if (len)
+				buf[len++] = '\n'; /* the last line, unended */
+		}
+		len += (size_t)got;
+		for (char *p = buf, *e; (e = memchr(p, '\n', len - (size_t)(p - buf)));
+		     p = e + 1) {
+			ALLOC_GROW(ends, n + 1, ends_cap);
+			ends[n++] = (size_t)(e - buf);
+		}
+		for (size_t k = 0; k < n; k++) {
+			if (c->cache && k + PREFETCH_LINES < n) {
+				size_t from = ends[k + PREFETCH_LINES - 1] + 1;
 
-		if (c->cache) {
-			if (ahead <= start) {
-				ahead = start;
-				nahead = 0;
-			}
-			while (nahead < PREFETCH_LINES) {
-				const char *e = memchr(buf + ahead, '\n', len - ahead);
-
-				if (!e)
-					break;
 				__builtin_prefetch(&c->cache[cache_pos(
-					c, peek_addr(buf + ahead, e))]);
-				ahead = (size_t)(e - buf) + 1;
-				nahead++;
+					c, peek_addr(buf + from,
+						     buf + ends[k + PREFETCH_LINES]))]);
 			}
-			if (nahead)
-				nahead--;
+			one_line(c, buf + start, ends[k] - start, ++lineno, &bad);
+			start = ends[k] + 1;
 		}
+		memmove(buf, buf + start, len - start);
+		len -= start;
+		if (len == cap && !eof) {
+			char *nb = cap >= (64u << 20) ? NULL : realloc(buf, cap * 2 + 1);
 
-		line[l] = '\0';
-		start += l + (nl ? 1 : 0);
-		lineno++;
-		if (l == 0 || strspn(line, " \t\r") == l)
-			continue;
-		if (parse_addr(line, &addr)) {
-			if (bad++ < 10)
-				log_err("line %lu: '%.64s' is not a hexadecimal"
-					" address", lineno, line);
-			if (c->json)
-				strbuf_adds(&c->out, "{\"Error\":\"not an address\"}\n");
-			else
-				print_unknown(c, NULL);
-			flush_out(c);
-			continue;
+			if (!nb) {
+				log_err("line %lu: longer than 64 MiB", lineno + 1);
+				free(buf);
+				free(ends);
+				return -EINVAL;
+			}
+			buf = nb;
+			cap *= 2;
 		}
-		answer(c, addr);
 	}
+	free(ends);
 	free(buf);
 	if (bad > 10)
 		log_err("%d lines were not addresses", bad);
