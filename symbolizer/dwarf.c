@@ -1138,7 +1138,9 @@ static bool walk_own(struct builder *b)
 		stack[0].depth = 0;
 		sp = 1;
 	}
-	while (sp) {
+	/* The end of the unit ends every list still open, as libdw reads
+	 * it (some producers leave out the last null entries). */
+	while (sp && pos < u.end) {
 		struct dwi_die die;
 		uint32_t node = stack[sp - 1].node, dd = stack[sp - 1].depth;
 

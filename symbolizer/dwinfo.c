@@ -327,7 +327,7 @@ int dwi_skip_children(const struct dwi_unit *u, uint64_t *pos,
 		*pos = die->val[DWI_SIBLING];
 		return 0;
 	}
-	while (open) {
+	while (open && *pos < u->end) {
 		if (dwi_read_die(u, pos, &d))
 			return -EINVAL;
 		if (!d.tag)
