@@ -86,6 +86,18 @@ struct dw_cu {
 	size_t nfiles;
 };
 
+/*
+ * What a DIE an instance refers to (its abstract origin, or the
+ * declaration a definition specifies) names, with the references it
+ * follows in turn: read once per referenced DIE, as an inline function
+ * inlined in a hundred places is a hundred instances of one origin.
+ */
+struct origin_names {
+	uint64_t offset; /* of the referenced DIE */
+	const char *linkage, *mips, *name; /* copies (own) */
+	uint32_t decl_line;
+};
+
 struct dw_range {
 	uint64_t lo, hi;
 	uint32_t cu;
@@ -331,7 +343,13 @@ void dwarf_index_counts(const struct dwarf_index *d,
 
 size_t dwarf_index_bytes(const struct dwarf_index *d)
 {
-	return d ? d->bytes : 0;
+	if (!d)
+		return 0;
+	/* The line decoder's arrays kept for the next unit, and the names
+	 * of origins, count too. */
+	return d->bytes +
+	       (d->line_rows_cap + d->line_out_cap) * sizeof(struct dwl_row) +
+	       d->origins_cap * sizeof(*d->origins);
 }
 
 /* ---- one unit: line table ---- */
@@ -617,18 +635,6 @@ static const char *attr_string(struct die_attrs *da, int i)
 
 	return s && *s ? s : NULL;
 }
-
-/*
- * What a DIE an instance refers to (its abstract origin, or the
- * declaration a definition specifies) names, with the references it
- * follows in turn: read once per referenced DIE, as an inline function
- * inlined in a hundred places is a hundred instances of one origin.
- */
-struct origin_names {
-	uint64_t offset; /* of the referenced DIE */
-	const char *linkage, *mips, *name; /* copies (own) */
-	uint32_t decl_line;
-};
 
 /* The names the DIE at `off` in .debug_info gives, or NULL when libdw
  * finds no DIE there. */
