@@ -33,7 +33,7 @@
 #define NO_NODE UINT32_MAX
 /* The most rows of the line decoder's arrays kept for the next unit (24
  * bytes each). */
-#define LINE_ROWS_KEPT (1u << 20)
+#define LINE_ROWS_KEPT (1u << 18)
 #define MAX_DEPTH 128
 /* How deep the DIE tree is walked (the walk recurses once per level).
  * Namespaces, classes, functions, blocks and inline chains nest a few
