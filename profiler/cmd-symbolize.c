@@ -175,15 +175,45 @@ static void answer_json(struct symctx *c, uint64_t addr,
 	json_decref(o);
 }
 
+/* Numbers written by hand rather than with strbuf_addf: an answer has
+ * three or more, and printf's machinery was a tenth of a cold run over a
+ * library's symbols. */
+static void add_uint(struct strbuf *sb, uint64_t v, unsigned base)
+{
+	char tmp[24];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v);
+	strbuf_grow(sb, n);
+	while (n)
+		sb->buf[sb->len++] = tmp[--n];
+	sb->buf[sb->len] = '\0';
+}
+
+/* "FILE:LINE:COLUMN\n", FILE "??" when unknown. */
+static void add_position(struct strbuf *sb, const char *file, uint32_t line,
+			 uint32_t column)
+{
+	strbuf_adds(sb, file ? file : "??");
+	strbuf_addc(sb, ':');
+	add_uint(sb, line, 10);
+	strbuf_addc(sb, ':');
+	add_uint(sb, column, 10);
+	strbuf_addc(sb, '\n');
+}
+
 /* An answer without a function, in llvm-symbolizer's spelling. */
 static void print_unknown(struct symctx *c, const struct sym_frame *f)
 {
 	if (c->functions)
 		strbuf_adds(&c->out, "??\n");
-	if (f && f->file)
-		strbuf_addf(&c->out, "%s:%u:%u\n\n", f->file, f->line,
-			    f->column);
-	else
+	if (f && f->file) {
+		add_position(&c->out, f->file, f->line, f->column);
+		strbuf_addc(&c->out, '\n');
+	} else
 		strbuf_adds(&c->out, "??:0:0\n\n");
 }
 
@@ -295,8 +325,11 @@ static void answer(struct symctx *c, uint64_t addr)
 	if (c->json) {
 		answer_json(c, addr, &r);
 	} else {
-		if (c->addresses)
-			strbuf_addf(&c->out, "0x%llx\n", (unsigned long long)addr);
+		if (c->addresses) {
+			strbuf_adds(&c->out, "0x");
+			add_uint(&c->out, addr, 16);
+			strbuf_addc(&c->out, '\n');
+		}
 		if (r.status != SYM_OK) {
 			/* Maybe a line without a function (padding the line
 			 * table covers): "??" and that line. */
@@ -311,9 +344,8 @@ static void answer(struct symctx *c, uint64_t addr)
 					strbuf_adds(&c->out, f->name);
 					strbuf_addc(&c->out, '\n');
 				}
-				strbuf_addf(&c->out, "%s:%u:%u\n",
-					    f->file ? f->file : "??", f->line,
-					    f->column);
+				add_position(&c->out, f->file, f->line,
+					     f->column);
 			}
 			strbuf_addc(&c->out, '\n');
 		}
