@@ -209,10 +209,32 @@ struct sections {
 	struct plt_scn rela[2];  /* .rela.plt, .rela.dyn */
 };
 
-/* The symbol a relocation of the GOT slot at `slot` binds, or NULL. */
-static const char *slot_symbol(Elf *elf, const struct sections *sc,
-			       uint64_t slot)
+/* A GOT slot's relocation: the slot, and the symbol it binds. */
+struct slot_rel {
+	uint64_t slot;
+	size_t order; /* .rela.plt's first, each in its own order */
+	const char *name;
+};
+
+static int cmp_slot_rel(const void *a, const void *b)
 {
+	const struct slot_rel *x = a, *y = b;
+
+	if (x->slot != y->slot)
+		return x->slot < y->slot ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* The JUMP_SLOT and GLOB_DAT relocations of .rela.plt and .rela.dyn,
+ * sorted by slot: read once, not once per stub (a large library has
+ * thousands of stubs and tens of thousands of relocations). */
+static struct slot_rel *slot_rels(Elf *elf, const struct sections *sc,
+				  size_t *n)
+{
+	struct slot_rel *out = NULL;
+	size_t cap = 0, order = 0;
+
+	*n = 0;
 	for (int k = 0; k < 2; k++) {
 		const struct plt_scn *r = &sc->rela[k];
 		Elf_Scn *dynsym;
@@ -228,7 +250,7 @@ static const char *slot_symbol(Elf *elf, const struct sections *sc,
 		    !(syms = elf_getdata(dynsym, NULL)))
 			continue;
 		count = r->sh.sh_size / r->sh.sh_entsize;
-		for (size_t i = 0; i < count; i++) {
+		for (size_t i = 0; i < count; i++, order++) {
 			GElf_Rela rela;
 			GElf_Sym sym;
 			int type;
@@ -236,15 +258,37 @@ static const char *slot_symbol(Elf *elf, const struct sections *sc,
 			if (!gelf_getrela(rel, (int)i, &rela))
 				break;
 			type = (int)GELF_R_TYPE(rela.r_info);
-			if (rela.r_offset != slot ||
-			    (type != R_X86_64_JUMP_SLOT &&
+			if ((type != R_X86_64_JUMP_SLOT &&
 			     type != R_X86_64_GLOB_DAT) ||
 			    !gelf_getsym(syms, (int)GELF_R_SYM(rela.r_info), &sym))
 				continue;
-			return elf_strptr(elf, dsh.sh_link, sym.st_name);
+			ALLOC_GROW(out, *n + 1, cap);
+			out[(*n)++] = (struct slot_rel){
+				rela.r_offset, order,
+				elf_strptr(elf, dsh.sh_link, sym.st_name) };
 		}
 	}
-	return NULL;
+	if (*n)
+		qsort(out, *n, sizeof(*out), cmp_slot_rel);
+	return out;
+}
+
+/* The symbol the first relocation of the GOT slot at `slot` binds, or
+ * NULL. */
+static const char *slot_symbol(const struct slot_rel *rels, size_t n,
+			       uint64_t slot)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (rels[mid].slot < slot)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && rels[lo].slot == slot ? rels[lo].name : NULL;
 }
 
 /*
@@ -253,11 +297,15 @@ static const char *slot_symbol(Elf *elf, const struct sections *sc,
  * prefix when built for CET); the dynamic relocation of that slot names
  * the function. Stubs live in .plt (lazy binding, after a 16-byte
  * header), .plt.sec (with IBT) and .plt.got (functions whose address is
- * taken). Sections are small; the relocations are searched per stub.
+ * taken).
  */
 static void read_plt(Elf *elf, const struct sections *sc, struct raw_sym **raw,
 		     size_t *n, size_t *cap, struct arena *arena)
 {
+	size_t nrels = 0;
+	struct slot_rel *rels = NULL;
+	bool read_rels = false;
+
 	for (int k = 0; k < 3; k++) {
 		const struct plt_scn *p = &sc->plt[k];
 		uint64_t step;
@@ -286,8 +334,12 @@ static void read_plt(Elf *elf, const struct sections *sc, struct raw_sym **raw,
 			if (!at && !(e[0] == 0xff && e[1] == 0x25))
 				continue;
 			memcpy(&disp, e + at + 2, 4);
-			name = slot_symbol(elf, sc, p->sh.sh_addr + off + at + 6 +
-						    (int64_t)disp);
+			if (!read_rels) {
+				rels = slot_rels(elf, sc, &nrels);
+				read_rels = true;
+			}
+			name = slot_symbol(rels, nrels, p->sh.sh_addr + off + at +
+							  6 + (int64_t)disp);
 			if (!name || !*name)
 				continue;
 			size_t len = strcspn(name, "@");
@@ -302,6 +354,7 @@ static void read_plt(Elf *elf, const struct sections *sc, struct raw_sym **raw,
 			};
 		}
 	}
+	free(rels);
 }
 
 static void read_debuglink(struct elf_object *o, Elf_Scn *scn)
