@@ -169,6 +169,13 @@ for fmt in -a --json; do
 	check "a list asked twice is answered twice the same ($fmt, $(wc -l <"$T/list") addresses)" \
 		sh -c '[ "$(wc -l <"$1")" -gt 1000 ] && cat "$1" "$1" | cmp -s - "$2"' _ "$T/once" "$T/twice"
 done
+if [ -w /dev/full ]; then
+	"$SMOLDER" symbolize -e "$F" <"$T/list" >/dev/full 2>"$T/full.err"
+	rc=$?
+	check "a full output device is an error (exit $rc), named" \
+		sh -c '[ "$1" -ne 0 ] && grep -q "cannot write standard output: No space left on device" "$2"' \
+		_ "$rc" "$T/full.err"
+fi
 "$SMOLDER" symbolize --no-demangle -e "$F" \
 	"0x$(nm "$F" | awk '/_Function_baseD2Ev$/ { print $1 }')" >"$T/raw.out"
 check "--no-demangle keeps linkage names" grep -q '^_ZNSt14_Function_baseD' "$T/raw.out"
