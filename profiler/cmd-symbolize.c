@@ -120,36 +120,38 @@ struct symctx {
  */
 #define OUT_SIZE (1u << 20)
 
+/* Write p[0..n) to stdout; after a failed write, nothing more. */
+static int write_all(struct symctx *c, const char *p, size_t n)
+{
+	while (n && !c->write_errno) {
+		ssize_t w = write(STDOUT_FILENO, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			c->write_errno = w < 0 ? errno : EIO;
+		} else {
+			p += w;
+			n -= (size_t)w;
+		}
+	}
+	return c->write_errno ? -1 : 0;
+}
+
 static int out_flush(struct symctx *c)
 {
-	size_t done = 0;
+	size_t n = c->olen;
 
-	while (done < c->olen && !c->write_errno) {
-		ssize_t n = write(STDOUT_FILENO, c->obuf + done, c->olen - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			c->write_errno = n < 0 ? errno : EIO;
-		else
-			done += (size_t)n;
-	}
 	c->olen = 0;
-	return c->write_errno ? -1 : 0;
+	return write_all(c, c->obuf, n);
 }
 
 static void out(struct symctx *c, const char *p, size_t n)
 {
 	if (c->olen + n > OUT_SIZE) {
 		out_flush(c);
-		if (n > OUT_SIZE) {
-			/* An answer larger than the buffer: as it is. */
-			char *keep = c->obuf;
-
-			c->obuf = (char *)p;
-			c->olen = n;
-			out_flush(c);
-			c->obuf = keep;
+		if (n > OUT_SIZE) { /* larger than the buffer: as it is */
+			write_all(c, p, n);
 			return;
 		}
 	}
@@ -302,22 +304,6 @@ static const struct cached *cache_find(const struct symctx *c, uint64_t addr)
 	return NULL;
 }
 
-/* The address a line starts with, as far as it goes: only a guess at
- * what to prefetch, parse_addr has the last word. */
-static uint64_t peek_addr(const char *s, const char *end)
-{
-	uint64_t v = 0;
-	int d;
-
-	while (s < end && (*s == ' ' || *s == '\t'))
-		s++;
-	if (end - s > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
-		s += 2;
-	for (; s < end && (d = hex_digit(*s)) >= 0; s++)
-		v = v << 4 | (uint64_t)d;
-	return v;
-}
-
 static void cache_add(struct symctx *c, uint64_t addr, bool unresolved)
 {
 	size_t pos;
@@ -435,25 +421,29 @@ static int parse_addr(const char *s, uint64_t *out)
  * Read addresses from stdin with read(2), flushing our answers whenever
  * no complete line is waiting: a caller that writes one address and waits
  * for its answer gets it at once, and a pipe of millions is answered in
- * large writes. The complete lines of what was read are found in one pass;
- * while one is answered, the cache slot of the line PREFETCH_LINES ahead is
- * fetched, so that the cache's misses overlap (a look-up in a big cache
- * waits on memory).
+ * large writes. The complete lines of what was read are cut and parsed in
+ * one pass; while one is answered, the cache slot of the line
+ * PREFETCH_LINES ahead is fetched, so that the cache's misses overlap (a
+ * look-up in a big cache waits on memory).
  */
 #define PREFETCH_LINES 16
 #define READ_SIZE (1u << 20)
 
-static void one_line(struct symctx *c, char *line, size_t l,
-		     unsigned long lineno, int *bad)
-{
+/* A line of input, cut at its newline and parsed once. */
+struct in_line {
+	size_t start, len; /* in the input buffer */
 	uint64_t addr;
+	bool ok; /* addr is what the line says */
+};
 
-	line[l] = '\0';
-	if (!parse_addr(line, &addr)) {
-		answer(c, addr);
+static void one_line(struct symctx *c, const char *line,
+		     const struct in_line *in, unsigned long lineno, int *bad)
+{
+	if (in->ok) {
+		answer(c, in->addr);
 		return;
 	}
-	if (strspn(line, " \t\r") == l)
+	if (strspn(line, " \t\r") == in->len)
 		return; /* a blank line */
 	if ((*bad)++ < 10)
 		log_err("line %lu: '%.64s' is not a hexadecimal address", lineno,
@@ -467,7 +457,8 @@ static void one_line(struct symctx *c, char *line, size_t l,
 
 static int from_stdin(struct symctx *c)
 {
-	size_t cap = READ_SIZE, len = 0, *ends = NULL, ends_cap = 0;
+	size_t cap = READ_SIZE, len = 0, lines_cap = 0;
+	struct in_line *lines = NULL;
 	char *buf = malloc(cap + 1);
 	unsigned long lineno = 0;
 	int bad = 0;
@@ -488,7 +479,7 @@ static int from_stdin(struct symctx *c)
 		if (got < 0) {
 			log_err("cannot read standard input: %s", strerror(errno));
 			free(buf);
-			free(ends);
+			free(lines);
 			return -errno;
 		}
 		if (got == 0) {
@@ -499,19 +490,23 @@ static int from_stdin(struct symctx *c)
 		len += (size_t)got;
 		for (char *p = buf, *e; (e = memchr(p, '\n', len - (size_t)(p - buf)));
 		     p = e + 1) {
-			ALLOC_GROW(ends, n + 1, ends_cap);
-			ends[n++] = (size_t)(e - buf);
+			struct in_line *l;
+
+			ALLOC_GROW(lines, n + 1, lines_cap);
+			l = &lines[n++];
+			*e = '\0';
+			l->start = (size_t)(p - buf);
+			l->len = (size_t)(e - p);
+			l->ok = !parse_addr(p, &l->addr);
+			start = (size_t)(e - buf) + 1;
 		}
 		for (size_t k = 0; k < n; k++) {
-			if (c->cache && k + PREFETCH_LINES < n) {
-				size_t from = ends[k + PREFETCH_LINES - 1] + 1;
-
+			if (c->cache && k + PREFETCH_LINES < n &&
+			    lines[k + PREFETCH_LINES].ok)
 				__builtin_prefetch(&c->cache[cache_pos(
-					c, peek_addr(buf + from,
-						     buf + ends[k + PREFETCH_LINES]))]);
-			}
-			one_line(c, buf + start, ends[k] - start, ++lineno, &bad);
-			start = ends[k] + 1;
+					c, lines[k + PREFETCH_LINES].addr)]);
+			one_line(c, buf + lines[k].start, &lines[k], ++lineno,
+				 &bad);
 		}
 		memmove(buf, buf + start, len - start);
 		len -= start;
@@ -521,14 +516,14 @@ static int from_stdin(struct symctx *c)
 			if (!nb) {
 				log_err("line %lu: longer than 64 MiB", lineno + 1);
 				free(buf);
-				free(ends);
+				free(lines);
 				return -EINVAL;
 			}
 			buf = nb;
 			cap *= 2;
 		}
 	}
-	free(ends);
+	free(lines);
 	free(buf);
 	if (bad > 10)
 		log_err("%d lines were not addresses", bad);
