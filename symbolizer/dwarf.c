@@ -190,7 +190,7 @@ static void ranges_from_lines(struct dwarf_index *d, size_t *cap,
 	}
 }
 
-/* The sections dwl_read decodes line programs from. libdw has
+/* The sections dwline.c and dwinfo.c read. libdw has
  * decompressed compressed ones in place (SHF_COMPRESSED cleared); a
  * section still compressed (.zdebug_*) is left to libdw. */
 static void find_line_sections(struct dwarf_index *d)
@@ -200,37 +200,35 @@ static void find_line_sections(struct dwarf_index *d)
 
 	if (elf_getshdrstrndx(d->elf, &shstrndx))
 		return;
+	const struct {
+		const char *name;
+		struct dwl_section *to;
+	} want[] = {
+		{ ".debug_line", &d->secs.line },
+		{ ".debug_line_str", &d->secs.line_str },
+		{ ".debug_str", &d->secs.str },
+		{ ".debug_info", &d->isecs.info },
+		{ ".debug_abbrev", &d->isecs.abbrev },
+		{ ".debug_str_offsets", &d->isecs.str_offsets },
+		{ ".debug_addr", &d->isecs.addr },
+		{ ".debug_ranges", &d->isecs.ranges },
+		{ ".debug_rnglists", &d->isecs.rnglists },
+	};
+
 	while ((scn = elf_nextscn(d->elf, scn))) {
 		GElf_Shdr sh;
 		const char *name;
-		struct dwl_section *to = NULL;
 		Elf_Data *data;
 
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS ||
 		    (sh.sh_flags & SHF_COMPRESSED) ||
 		    !(name = elf_strptr(d->elf, shstrndx, sh.sh_name)))
 			continue;
-		if (!strcmp(name, ".debug_line"))
-			to = &d->secs.line;
-		else if (!strcmp(name, ".debug_line_str"))
-			to = &d->secs.line_str;
-		else if (!strcmp(name, ".debug_str"))
-			to = &d->secs.str;
-		else if (!strcmp(name, ".debug_info"))
-			to = &d->isecs.info;
-		else if (!strcmp(name, ".debug_abbrev"))
-			to = &d->isecs.abbrev;
-		else if (!strcmp(name, ".debug_str_offsets"))
-			to = &d->isecs.str_offsets;
-		else if (!strcmp(name, ".debug_addr"))
-			to = &d->isecs.addr;
-		else if (!strcmp(name, ".debug_ranges"))
-			to = &d->isecs.ranges;
-		else if (!strcmp(name, ".debug_rnglists"))
-			to = &d->isecs.rnglists;
-		if (!to || !(data = elf_getdata(scn, NULL)) || !data->d_buf)
-			continue;
-		*to = (struct dwl_section){ data->d_buf, data->d_size };
+		for (size_t i = 0; i < ARRAY_SIZE(want); i++)
+			if (!strcmp(name, want[i].name) &&
+			    (data = elf_getdata(scn, NULL)) && data->d_buf)
+				*want[i].to = (struct dwl_section){ data->d_buf,
+								    data->d_size };
 	}
 	d->isecs.str = d->secs.str;
 	d->isecs.line_str = d->secs.line_str;
@@ -375,41 +373,6 @@ static const char *own(struct dwarf_index *d, const char *p)
 	return d->strs[2 * d->nstrs++ + 1];
 }
 
-/*
- * libdw joins a file name to its directory entry but leaves the result
- * relative when the directory is (glibc's "../sysdeps/..." under a
- * comp_dir of "./io"). Like llvm-symbolizer and addr2line, put the unit's
- * compilation directory in front. Units name few files; consecutive
- * look-ups are mostly for the same one.
- */
-static const char *full_path(struct dwarf_index *d, struct dw_cu *c,
-			     const char *raw)
-{
-	size_t ld, lr;
-	char *p;
-
-	if (!raw)
-		return NULL;
-	if (c->npaths && c->paths[c->npaths - 1].raw == raw)
-		return c->paths[c->npaths - 1].full;
-	for (size_t i = 0; i < c->npaths; i++)
-		if (c->paths[i].raw == raw)
-			return c->paths[i].full;
-	if (raw[0] == '/' || !c->comp_dir) {
-		p = (char *)own(d, raw);
-	} else {
-		ld = strlen(c->comp_dir);
-		lr = strlen(raw);
-		p = arena_alloc(&d->arena, ld + lr + 2);
-		memcpy(p, c->comp_dir, ld);
-		p[ld] = '/';
-		memcpy(p + ld + 1, raw, lr + 1);
-	}
-	ALLOC_GROW(c->paths, c->npaths + 1, c->paths_cap);
-	c->paths[c->npaths++] = (struct path_fix){ raw, p };
-	return p;
-}
-
 /* A path made here (a file name joined to its directories), one copy of
  * each in the index's arena. Takes `p` (malloc'ed). */
 static const char *intern_path(struct dwarf_index *d, char *p)
@@ -430,6 +393,34 @@ static const char *intern_path(struct dwarf_index *d, char *p)
 	d->paths[d->npaths] = copy;
 	hmap_insert(&d->path_idx, h, (uint32_t)d->npaths++);
 	return copy;
+}
+
+/*
+ * libdw joins a file name to its directory entry but leaves the result
+ * relative when the directory is (glibc's "../sysdeps/..." under a
+ * comp_dir of "./io"). Like llvm-symbolizer and addr2line, put the unit's
+ * compilation directory in front. Units name few files; consecutive
+ * look-ups are mostly for the same one.
+ */
+static const char *full_path(struct dwarf_index *d, struct dw_cu *c,
+			     const char *raw)
+{
+	const char *p;
+
+	if (!raw)
+		return NULL;
+	if (c->npaths && c->paths[c->npaths - 1].raw == raw)
+		return c->paths[c->npaths - 1].full;
+	for (size_t i = 0; i < c->npaths; i++)
+		if (c->paths[i].raw == raw)
+			return c->paths[i].full;
+	if (raw[0] == '/' || !c->comp_dir)
+		p = own(d, raw);
+	else
+		p = intern_path(d, dwl_join(c->comp_dir, raw));
+	ALLOC_GROW(c->paths, c->npaths + 1, c->paths_cap);
+	c->paths[c->npaths++] = (struct path_fix){ raw, p };
+	return p;
 }
 
 /* The unit's line table through dwl_read; false to ask libdw. */
@@ -457,12 +448,8 @@ static bool build_rows_own(struct dwarf_index *d, struct dw_cu *c)
 		/* Relative still: under the compilation directory, as
 		 * full_path does for libdw's names. */
 		if (p && p[0] != '/' && c->comp_dir) {
-			size_t ld = strlen(c->comp_dir), lp = strlen(p);
-			char *q = xmalloc(ld + lp + 2);
+			char *q = dwl_join(c->comp_dir, p);
 
-			memcpy(q, c->comp_dir, ld);
-			q[ld] = '/';
-			memcpy(q + ld + 1, p, lp + 1);
 			free(p);
 			p = q;
 		}
@@ -585,42 +572,21 @@ static uint32_t attr_udata(Dwarf_Attribute *attr)
 }
 
 /*
- * The attributes of a DIE that the index reads, found in one pass over
- * them (dwarf_getattrs), where asking dwarf_attr for each would go over
- * the DIE's attributes a dozen times.
+ * The attributes of a DIE that the index reads (the DWI_* slots dwinfo.c
+ * reads too), found in one pass over them (dwarf_getattrs), where asking
+ * dwarf_attr for each would go over the DIE's attributes a dozen times.
  */
-enum {
-	A_ORIGIN, A_SPEC, A_LINKAGE, A_MIPS, A_NAME, A_DECL_LINE,
-	A_CALL_FILE, A_CALL_LINE, A_CALL_COLUMN, A_LOW_PC, A_HIGH_PC,
-	A_RANGES, A_COUNT
-};
-
 struct die_attrs {
-	Dwarf_Attribute a[A_COUNT];
+	Dwarf_Attribute a[DWI_N];
 	unsigned have; /* bit i: a[i] was found */
 };
 
 static int collect_attr(Dwarf_Attribute *attr, void *arg)
 {
 	struct die_attrs *da = arg;
-	int i;
+	int i = dwi_attr_slot(dwarf_whatattr(attr));
 
-	switch (dwarf_whatattr(attr)) {
-	case DW_AT_abstract_origin: i = A_ORIGIN; break;
-	case DW_AT_specification: i = A_SPEC; break;
-	case DW_AT_linkage_name: i = A_LINKAGE; break;
-	case DW_AT_MIPS_linkage_name: i = A_MIPS; break;
-	case DW_AT_name: i = A_NAME; break;
-	case DW_AT_decl_line: i = A_DECL_LINE; break;
-	case DW_AT_call_file: i = A_CALL_FILE; break;
-	case DW_AT_call_line: i = A_CALL_LINE; break;
-	case DW_AT_call_column: i = A_CALL_COLUMN; break;
-	case DW_AT_low_pc: i = A_LOW_PC; break;
-	case DW_AT_high_pc: i = A_HIGH_PC; break;
-	case DW_AT_ranges: i = A_RANGES; break;
-	default: return DWARF_CB_OK;
-	}
-	if (!(da->have & (1u << i))) {
+	if (i >= 0 && !(da->have & (1u << i))) {
 		da->a[i] = *attr;
 		da->have |= 1u << i;
 	}
@@ -684,6 +650,36 @@ static bool nonempty(const char *s)
 	return s && *s;
 }
 
+/* The name a node takes, as die_name would find it: the DIE's own linkage
+ * name (strings in the file), else its origin's; then the MIPS linkage
+ * names; then the plain names. */
+static const char *pick_name(struct dwarf_index *d, const char *linkage,
+			     const char *mips, const char *name,
+			     const struct origin_names *o)
+{
+	return nonempty(linkage)	    ? own(d, linkage) :
+	       o && nonempty(o->linkage) ? o->linkage :
+	       nonempty(mips)	    ? own(d, mips) :
+	       o && nonempty(o->mips)    ? o->mips :
+	       nonempty(name)	    ? own(d, name) :
+	       o && nonempty(o->name)    ? o->name :
+					    NULL;
+}
+
+/* The file an inlined instance was called from: number `file` of the
+ * unit's line table. */
+static const char *call_file(struct builder *b, uint32_t file)
+{
+	struct dw_cu *c = b->c;
+
+	if (c->files)
+		return file < c->nfiles ? c->files[file] : NULL;
+	if (b->files && file < b->nfiles)
+		return full_path(b->d, c,
+				 dwarf_filesrc(b->files, file, NULL, NULL));
+	return NULL;
+}
+
 /* The name and declaration line of a DIE as die_name and dwarf_decl_line
  * give them (its own attributes first, then what its abstract origin or
  * else its specification says), from its attributes collected. */
@@ -691,13 +687,12 @@ static const char *node_name(struct dwarf_index *d, Dwarf_Die *die,
 			     struct die_attrs *da, uint32_t *decl_line)
 {
 	const struct origin_names *o = NULL;
-	const char *s;
 
-	if (HAS(da, A_ORIGIN))
-		o = origin_names(d, &da->a[A_ORIGIN]);
-	else if (HAS(da, A_SPEC))
-		o = origin_names(d, &da->a[A_SPEC]);
-	if (!o && (HAS(da, A_ORIGIN) || HAS(da, A_SPEC))) {
+	if (HAS(da, DWI_ORIGIN))
+		o = origin_names(d, &da->a[DWI_ORIGIN]);
+	else if (HAS(da, DWI_SPEC))
+		o = origin_names(d, &da->a[DWI_SPEC]);
+	if (!o && (HAS(da, DWI_ORIGIN) || HAS(da, DWI_SPEC))) {
 		/* A reference libdw cannot follow: as before, through it. */
 		int decl = 0;
 
@@ -705,22 +700,11 @@ static const char *node_name(struct dwarf_index *d, Dwarf_Die *die,
 				     (uint32_t)decl : 0;
 		return own(d, die_name(die));
 	}
-	*decl_line = HAS(da, A_DECL_LINE) ? attr_udata(&da->a[A_DECL_LINE]) :
-		     o			  ? o->decl_line :
-					    0;
-	if ((s = attr_string(da, A_LINKAGE)))
-		return own(d, s);
-	if (o && nonempty(o->linkage))
-		return o->linkage;
-	if ((s = attr_string(da, A_MIPS)))
-		return own(d, s);
-	if (o && nonempty(o->mips))
-		return o->mips;
-	if ((s = attr_string(da, A_NAME)))
-		return own(d, s);
-	if (o && nonempty(o->name))
-		return o->name;
-	return NULL;
+	*decl_line = HAS(da, DWI_DECL_LINE) ? attr_udata(&da->a[DWI_DECL_LINE]) :
+		     o			    ? o->decl_line :
+					      0;
+	return pick_name(d, attr_string(da, DWI_LINKAGE),
+			 attr_string(da, DWI_MIPS), attr_string(da, DWI_NAME), o);
 }
 
 static bool addr_form(unsigned form)
@@ -756,18 +740,18 @@ static uint32_t add_node(struct builder *b, Dwarf_Die *die, uint32_t parent,
 	dwarf_getattrs(die, collect_attr, &da, 0);
 	/* Its code: low_pc and high_pc (an address, or a length) as
 	 * dwarf_ranges reads them, else its range list, through libdw. */
-	if (HAS(&da, A_LOW_PC) && HAS(&da, A_HIGH_PC)) {
+	if (HAS(&da, DWI_LOW_PC) && HAS(&da, DWI_HIGH_PC)) {
 		Dwarf_Word len;
 
-		if (!dwarf_formaddr(&da.a[A_LOW_PC], &lo)) {
-			if (addr_form(dwarf_whatform(&da.a[A_HIGH_PC]))) {
-				if (!dwarf_formaddr(&da.a[A_HIGH_PC], &hi))
+		if (!dwarf_formaddr(&da.a[DWI_LOW_PC], &lo)) {
+			if (addr_form(dwarf_whatform(&da.a[DWI_HIGH_PC]))) {
+				if (!dwarf_formaddr(&da.a[DWI_HIGH_PC], &hi))
 					add_range_of(b, lo, hi, idx, depth, &entry);
-			} else if (!dwarf_formudata(&da.a[A_HIGH_PC], &len)) {
+			} else if (!dwarf_formudata(&da.a[DWI_HIGH_PC], &len)) {
 				add_range_of(b, lo, lo + len, idx, depth, &entry);
 			}
 		}
-	} else if (HAS(&da, A_RANGES)) {
+	} else if (HAS(&da, DWI_RANGES)) {
 		Dwarf_Addr base;
 		ptrdiff_t off = 0;
 
@@ -781,19 +765,15 @@ static uint32_t add_node(struct builder *b, Dwarf_Die *die, uint32_t parent,
 	*n = (struct dw_node){ .parent = NO_NODE, .entry = entry };
 	n->name = node_name(b->d, die, &da, &n->decl_line);
 	if (inlined) {
-		uint32_t file = HAS(&da, A_CALL_FILE) ?
-					attr_udata(&da.a[A_CALL_FILE]) : 0;
+		uint32_t file = HAS(&da, DWI_CALL_FILE) ?
+					attr_udata(&da.a[DWI_CALL_FILE]) : 0;
 
 		n->parent = parent;
-		if (HAS(&da, A_CALL_LINE))
-			n->call_line = attr_udata(&da.a[A_CALL_LINE]);
-		if (HAS(&da, A_CALL_COLUMN))
-			n->call_column = attr_udata(&da.a[A_CALL_COLUMN]);
-		if (c->files)
-			n->call_file = file < c->nfiles ? c->files[file] : NULL;
-		else if (b->files && file < b->nfiles)
-			n->call_file = full_path(b->d, c, dwarf_filesrc(
-							 b->files, file, NULL, NULL));
+		if (HAS(&da, DWI_CALL_LINE))
+			n->call_line = attr_udata(&da.a[DWI_CALL_LINE]);
+		if (HAS(&da, DWI_CALL_COLUMN))
+			n->call_column = attr_udata(&da.a[DWI_CALL_COLUMN]);
+		n->call_file = call_file(b, file);
 	}
 	return idx;
 }
@@ -1099,23 +1079,14 @@ static uint32_t add_own_node(struct builder *b, const struct dwi_unit *u,
 	n->decl_line = (have & (1u << DWI_DECL_LINE)) ?
 			       die_const(die, DWI_DECL_LINE) :
 		       o ? o->decl_line : 0;
-	n->name = nonempty(linkage) ? own(d, linkage) :
-		  o && nonempty(o->linkage) ? o->linkage :
-		  nonempty(mips) ? own(d, mips) :
-		  o && nonempty(o->mips) ? o->mips :
-		  nonempty(name) ? own(d, name) :
-		  o && nonempty(o->name) ? o->name : NULL;
+	n->name = pick_name(d, linkage, mips, name, o);
 	if (inlined) {
 		uint32_t file = die_const(die, DWI_CALL_FILE);
 
 		n->parent = parent;
 		n->call_line = die_const(die, DWI_CALL_LINE);
 		n->call_column = die_const(die, DWI_CALL_COLUMN);
-		if (c->files)
-			n->call_file = file < c->nfiles ? c->files[file] : NULL;
-		else if (b->files && file < b->nfiles)
-			n->call_file = full_path(d, c, dwarf_filesrc(
-							 b->files, file, NULL, NULL));
+		n->call_file = call_file(b, file);
 	}
 	return idx;
 }

@@ -79,8 +79,7 @@ static bool read_abbrevs(struct dwi_unit *u, uint64_t off)
 	}
 }
 
-/* Which of the attributes a DIE is read for `name` is, or -1. */
-static int attr_slot(uint32_t name)
+int dwi_attr_slot(uint32_t name)
 {
 	switch (name) {
 	case DW_AT_abstract_origin: return DWI_ORIGIN;
@@ -214,7 +213,7 @@ int dwi_read_die(const struct dwi_unit *u, uint64_t *pos, struct dwi_die *die)
 			form = (uint32_t)uleb(&c);
 		if (!read_value(u, &c, form, sp->implicit, &v))
 			return -EINVAL;
-		slot = attr_slot(sp->name);
+		slot = dwi_attr_slot(sp->name);
 		if (slot >= 0 && !(die->have & (1u << slot))) {
 			die->have |= 1u << slot;
 			die->form[slot] = form;

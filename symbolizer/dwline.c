@@ -505,24 +505,28 @@ void dwl_release(struct dwl_table *t)
 	memset(t, 0, sizeof(*t));
 }
 
+char *dwl_join(const char *dir, const char *name)
+{
+	size_t ld, ln;
+	char *p;
+
+	if (name[0] == '/' || !dir || !*dir)
+		return xstrdup(name);
+	ld = strlen(dir);
+	ln = strlen(name);
+	p = xmalloc(ld + ln + 2);
+	memcpy(p, dir, ld);
+	p[ld] = '/';
+	memcpy(p + ld + 1, name, ln + 1);
+	return p;
+}
+
 char *dwl_path(const struct dwl_table *t, uint64_t file)
 {
 	const struct dwl_file *f;
-	const char *dir;
-	size_t ld, ln;
-	char *p;
 
 	if (file >= t->nfiles || !t->files[file].name)
 		return NULL;
 	f = &t->files[file];
-	dir = f->dir < t->ndirs ? t->dirs[f->dir] : NULL;
-	if (f->name[0] == '/' || !dir || !*dir)
-		return xstrdup(f->name);
-	ld = strlen(dir);
-	ln = strlen(f->name);
-	p = xmalloc(ld + ln + 2);
-	memcpy(p, dir, ld);
-	p[ld] = '/';
-	memcpy(p + ld + 1, f->name, ln + 1);
-	return p;
+	return dwl_join(f->dir < t->ndirs ? t->dirs[f->dir] : NULL, f->name);
 }

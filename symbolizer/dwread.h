@@ -40,25 +40,8 @@ static inline uint64_t rd(struct cursor *c, size_t n)
 	return v;
 }
 
-static inline uint64_t uleb(struct cursor *c)
-{
-	uint64_t v = 0;
-	unsigned shift = 0;
-
-	while (c->p < c->end) {
-		uint8_t b = *c->p++;
-
-		if (shift < 64)
-			v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-		if (!(b & 0x80))
-			return v;
-	}
-	c->bad = true;
-	return 0;
-}
-
-static inline int64_t sleb(struct cursor *c)
+/* A LEB128 number, sign-extended when `sign` (its last byte's bit 6). */
+static inline uint64_t leb(struct cursor *c, bool sign)
 {
 	uint64_t v = 0;
 	unsigned shift = 0;
@@ -70,13 +53,23 @@ static inline int64_t sleb(struct cursor *c)
 			v |= (uint64_t)(b & 0x7f) << shift;
 		shift += 7;
 		if (!(b & 0x80)) {
-			if (shift < 64 && (b & 0x40))
+			if (sign && shift < 64 && (b & 0x40))
 				v |= ~(uint64_t)0 << shift;
-			return (int64_t)v;
+			return v;
 		}
 	}
 	c->bad = true;
 	return 0;
+}
+
+static inline uint64_t uleb(struct cursor *c)
+{
+	return leb(c, false);
+}
+
+static inline int64_t sleb(struct cursor *c)
+{
+	return (int64_t)leb(c, true);
 }
 
 static inline const char *cstr(struct cursor *c)

@@ -162,6 +162,9 @@ void dwl_release(struct dwl_table *t);
  * rows) holding them so. */
 const struct dwl_row *dwl_sort_rows(const struct dwl_row *rows, size_t n,
 				    struct dwl_row *out);
+/* dir + "/" + name, malloc'ed; name alone when it is absolute or dir is
+ * NULL or empty. */
+char *dwl_join(const char *dir, const char *name);
 /* File `file`'s name joined to its directory (still relative when both
  * are), malloc'ed; NULL when the table has no such file. */
 char *dwl_path(const struct dwl_table *t, uint64_t file);
@@ -222,6 +225,8 @@ struct dwi_die {
 	uint64_t val[DWI_N];
 };
 
+/* Which DWI_* slot attribute `name` (DW_AT_*) goes to, or -1. */
+int dwi_attr_slot(uint32_t name);
 /* Open the unit whose header is at `off` in .debug_info: 0, or -EINVAL for
  * anything it does not read (then libdw's). */
 int dwi_unit_open(struct dwi_unit *u, const struct dwi_sections *s,
