@@ -103,19 +103,14 @@ int dwi_attr_slot(uint32_t name)
 	}
 }
 
-/*
- * Step over (or read) one attribute's value in `form`. Returns false on a
- * form it does not know. References within the unit come out as offsets
- * in .debug_info; strings in the DIE, as their offset there.
- */
-static bool read_value(const struct dwi_unit *u, struct cursor *c,
-		       uint32_t form, int64_t implicit, uint64_t *val)
+bool dwr_value(struct cursor *c, uint32_t form, const struct dwr_unit *f,
+	       int64_t implicit, uint64_t *val)
 {
-	size_t osize = u->offset64 ? 8 : 4;
+	size_t osize = f->offset64 ? 8 : 4;
 	uint64_t n;
 
 	switch (form) {
-	case DW_FORM_addr: *val = rd(c, u->addr_size); break;
+	case DW_FORM_addr: *val = rd(c, f->addr_size); break;
 	case DW_FORM_data1: case DW_FORM_ref1: case DW_FORM_flag:
 	case DW_FORM_strx1: case DW_FORM_addrx1:
 		*val = rd(c, 1); break;
@@ -141,15 +136,14 @@ static bool read_value(const struct dwi_unit *u, struct cursor *c,
 	case DW_FORM_rnglistx:
 		*val = uleb(c); break;
 	case DW_FORM_string:
-		*val = (uint64_t)(c->p - u->s->info.data);
-		cstr(c);
+		*val = (uint64_t)(uintptr_t)cstr(c);
 		break;
 	case DW_FORM_strp: case DW_FORM_line_strp: case DW_FORM_sec_offset:
 	case DW_FORM_strp_sup: case DW_FORM_GNU_ref_alt:
 	case DW_FORM_GNU_strp_alt:
 		*val = rd(c, osize); break;
 	case DW_FORM_ref_addr:
-		*val = rd(c, u->version <= 2 ? u->addr_size : osize); break;
+		*val = rd(c, f->version <= 2 ? f->addr_size : osize); break;
 	case DW_FORM_flag_present: *val = 1; break;
 	case DW_FORM_implicit_const: *val = (uint64_t)implicit; break;
 	case DW_FORM_block1: n = rd(c, 1); goto block;
@@ -165,6 +159,16 @@ static bool read_value(const struct dwi_unit *u, struct cursor *c,
 	default:
 		return false;
 	}
+	return !c->bad;
+}
+
+/* An attribute's value in a DIE: references within the unit made offsets
+ * in .debug_info. */
+static bool read_value(const struct dwi_unit *u, struct cursor *c,
+		       uint32_t form, int64_t implicit, uint64_t *val)
+{
+	if (!dwr_value(c, form, &u->fmt, implicit, val))
+		return false;
 	switch (form) {
 	case DW_FORM_ref1: case DW_FORM_ref2: case DW_FORM_ref4:
 	case DW_FORM_ref8: case DW_FORM_ref_udata:
@@ -173,7 +177,7 @@ static bool read_value(const struct dwi_unit *u, struct cursor *c,
 	default:
 		break;
 	}
-	return !c->bad;
+	return true;
 }
 
 int dwi_read_die(const struct dwi_unit *u, uint64_t *pos, struct dwi_die *die)
@@ -240,7 +244,7 @@ int dwi_unit_open(struct dwi_unit *u, const struct dwi_sections *s,
 	c = (struct cursor){ .p = info->data + off, .end = info->data + info->size };
 	len = rd(&c, 4);
 	if (len == 0xffffffff) {
-		u->offset64 = true;
+		u->fmt.offset64 = true;
 		len = rd(&c, 8);
 	} else if (len >= 0xfffffff0) {
 		return -EINVAL;
@@ -248,23 +252,23 @@ int dwi_unit_open(struct dwi_unit *u, const struct dwi_sections *s,
 	if (c.bad || len > (uint64_t)(c.end - c.p))
 		return -EINVAL;
 	u->end = (uint64_t)(c.p - info->data) + len;
-	u->version = (uint16_t)rd(&c, 2);
-	if (u->version < 2 || u->version > 5)
+	u->fmt.version = (uint16_t)rd(&c, 2);
+	if (u->fmt.version < 2 || u->fmt.version > 5)
 		return -EINVAL;
-	if (u->version >= 5) {
+	if (u->fmt.version >= 5) {
 		uint8_t type = (uint8_t)rd(&c, 1);
 
 		/* Other kinds carry more in their headers (and split
 		 * units their strings elsewhere): libdw's. */
 		if (type != DW_UT_compile && type != DW_UT_partial)
 			return -EINVAL;
-		u->addr_size = (uint8_t)rd(&c, 1);
-		abbrev_off = rd(&c, u->offset64 ? 8 : 4);
+		u->fmt.addr_size = (uint8_t)rd(&c, 1);
+		abbrev_off = rd(&c, u->fmt.offset64 ? 8 : 4);
 	} else {
-		abbrev_off = rd(&c, u->offset64 ? 8 : 4);
-		u->addr_size = (uint8_t)rd(&c, 1);
+		abbrev_off = rd(&c, u->fmt.offset64 ? 8 : 4);
+		u->fmt.addr_size = (uint8_t)rd(&c, 1);
 	}
-	if (c.bad || (u->addr_size != 4 && u->addr_size != 8))
+	if (c.bad || (u->fmt.addr_size != 4 && u->fmt.addr_size != 8))
 		return -EINVAL;
 	u->die_off = (uint64_t)(c.p - info->data);
 	if (!read_abbrevs(u, abbrev_off))
@@ -277,16 +281,16 @@ int dwi_unit_open(struct dwi_unit *u, const struct dwi_sections *s,
 		goto bad;
 	if (die.have & (1u << DWI_STR_OFFSETS_BASE))
 		u->str_offsets_base = die.val[DWI_STR_OFFSETS_BASE];
-	else if (u->version >= 5)
-		u->str_offsets_base = u->offset64 ? 16 : 8; /* the first table */
+	else if (u->fmt.version >= 5)
+		u->str_offsets_base = u->fmt.offset64 ? 16 : 8; /* the first table */
 	if (die.have & (1u << DWI_ADDR_BASE))
 		u->addr_base = die.val[DWI_ADDR_BASE];
-	else if (u->version >= 5)
-		u->addr_base = u->offset64 ? 16 : 8; /* past the first header */
+	else if (u->fmt.version >= 5)
+		u->addr_base = u->fmt.offset64 ? 16 : 8; /* past the first header */
 	if (die.have & (1u << DWI_RNGLISTS_BASE))
 		u->rnglists_base = die.val[DWI_RNGLISTS_BASE];
-	else if (u->version >= 5)
-		u->rnglists_base = u->offset64 ? 20 : 12;
+	else if (u->fmt.version >= 5)
+		u->rnglists_base = u->fmt.offset64 ? 20 : 12;
 	if ((die.have & (1u << DWI_LOW_PC)) &&
 	    dwi_addr(u, die.form[DWI_LOW_PC], die.val[DWI_LOW_PC], &u->base))
 		goto bad;
@@ -349,13 +353,13 @@ int dwi_addr(const struct dwi_unit *u, uint32_t form, uint64_t val,
 		return 0;
 	case DW_FORM_addrx: case DW_FORM_addrx1: case DW_FORM_addrx2:
 	case DW_FORM_addrx3: case DW_FORM_addrx4: case DW_FORM_GNU_addr_index:
-		if (val > (UINT64_MAX - u->addr_base) / u->addr_size)
+		if (val > (UINT64_MAX - u->addr_base) / u->fmt.addr_size)
 			return -EINVAL;
-		off = u->addr_base + val * u->addr_size;
-		if (!as->data || off > as->size || as->size - off < u->addr_size)
+		off = u->addr_base + val * u->fmt.addr_size;
+		if (!as->data || off > as->size || as->size - off < u->fmt.addr_size)
 			return -EINVAL;
 		*addr = 0;
-		for (unsigned i = 0; i < u->addr_size; i++)
+		for (unsigned i = 0; i < u->fmt.addr_size; i++)
 			*addr |= (uint64_t)as->data[off + i] << (8 * i);
 		return 0;
 	default:
@@ -368,14 +372,14 @@ int dwi_string(const struct dwi_unit *u, const struct dwi_die *die, int slot,
 {
 	const struct dwi_sections *secs = u->s;
 	uint64_t val = die->val[slot], off;
-	size_t osize = u->offset64 ? 8 : 4;
+	size_t osize = u->fmt.offset64 ? 8 : 4;
 
 	*s = NULL;
 	if (!(die->have & (1u << slot)))
 		return 0;
 	switch (die->form[slot]) {
-	case DW_FORM_string:
-		*s = sec_str(&secs->info, val);
+	case DW_FORM_string: /* in the DIE, checked ended by dwr_value */
+		*s = (const char *)(uintptr_t)val;
 		break;
 	case DW_FORM_strp:
 		*s = sec_str(&secs->str, val);
@@ -409,12 +413,12 @@ int dwi_ranges(const struct dwi_unit *u, const struct dwi_die *die,
 	const struct dwi_sections *secs = u->s;
 	uint32_t form = die->form[DWI_RANGES];
 	uint64_t off = die->val[DWI_RANGES], base = u->base;
-	size_t osize = u->offset64 ? 8 : 4;
+	size_t osize = u->fmt.offset64 ? 8 : 4;
 	struct cursor c;
 
-	if (u->version < 5) {
+	if (u->fmt.version < 5) {
 		const struct dwl_section *r = &secs->ranges;
-		uint64_t maxv = u->addr_size == 4 ? UINT32_MAX : UINT64_MAX;
+		uint64_t maxv = u->fmt.addr_size == 4 ? UINT32_MAX : UINT64_MAX;
 
 		if (form != DW_FORM_sec_offset && form != DW_FORM_data4 &&
 		    form != DW_FORM_data8)
@@ -423,7 +427,7 @@ int dwi_ranges(const struct dwi_unit *u, const struct dwi_die *die,
 			return -EINVAL;
 		c = (struct cursor){ .p = r->data + off, .end = r->data + r->size };
 		for (;;) {
-			uint64_t b = rd(&c, u->addr_size), e = rd(&c, u->addr_size);
+			uint64_t b = rd(&c, u->fmt.addr_size), e = rd(&c, u->fmt.addr_size);
 
 			if (c.bad)
 				return -EINVAL;
@@ -489,15 +493,15 @@ int dwi_ranges(const struct dwi_unit *u, const struct dwi_die *die,
 			add(arg, base + a, base + b);
 			break;
 		case DW_RLE_base_address:
-			base = rd(&c, u->addr_size);
+			base = rd(&c, u->fmt.addr_size);
 			break;
 		case DW_RLE_start_end:
-			a = rd(&c, u->addr_size);
-			b = rd(&c, u->addr_size);
+			a = rd(&c, u->fmt.addr_size);
+			b = rd(&c, u->fmt.addr_size);
 			add(arg, a, b);
 			break;
 		case DW_RLE_start_length:
-			a = rd(&c, u->addr_size);
+			a = rd(&c, u->fmt.addr_size);
 			b = uleb(&c);
 			add(arg, a, a + b);
 			break;

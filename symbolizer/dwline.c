@@ -25,55 +25,42 @@
 
 /*
  * One attribute of a version 5 directory or file entry: a string (path) or
- * a number (directory index), or skipped (time stamps, sizes, MD5).
- * Returns false on a form it does not know.
+ * a number (directory index; time stamps, sizes and MD5s are read and
+ * dropped). False on a form it cannot use: strx forms need the unit's
+ * string offsets, libdw's job.
  */
-static bool read_form(struct cursor *c, uint64_t form, bool offset64,
-		      const struct dwl_sections *secs, const char **str,
-		      uint64_t *num)
+static bool read_form(struct cursor *c, uint64_t form,
+		      const struct dwr_unit *f, const struct dwl_sections *secs,
+		      const char **str, uint64_t *num)
 {
+	uint64_t v;
+
 	*str = NULL;
 	*num = 0;
+	if (form > UINT32_MAX || !dwr_value(c, (uint32_t)form, f, 0, &v))
+		return false;
 	switch (form) {
 	case DW_FORM_string:
-		*str = cstr(c);
-		return *str != NULL;
+		*str = (const char *)(uintptr_t)v;
+		return true;
 	case DW_FORM_line_strp:
-		*str = sec_str(&secs->line_str, rd(c, offset64 ? 8 : 4));
+		*str = sec_str(&secs->line_str, v);
 		return *str != NULL;
 	case DW_FORM_strp:
-		*str = sec_str(&secs->str, rd(c, offset64 ? 8 : 4));
+		*str = sec_str(&secs->str, v);
 		return *str != NULL;
-	case DW_FORM_udata:
-		*num = uleb(c);
+	case DW_FORM_udata: case DW_FORM_data1: case DW_FORM_data2:
+	case DW_FORM_data4: case DW_FORM_data8: case DW_FORM_data16:
+	case DW_FORM_block:
+		*num = v;
 		return true;
-	case DW_FORM_data1:
-		*num = rd(c, 1);
-		return true;
-	case DW_FORM_data2:
-		*num = rd(c, 2);
-		return true;
-	case DW_FORM_data4:
-		*num = rd(c, 4);
-		return true;
-	case DW_FORM_data8:
-		*num = rd(c, 8);
-		return true;
-	case DW_FORM_data16:
-		return need(c, 16) && (c->p += 16, true);
-	case DW_FORM_block: {
-		uint64_t n = uleb(c);
-
-		return need(c, n) && (c->p += n, true);
-	}
 	default:
-		/* strx forms need the unit's string offsets: libdw's job. */
 		return false;
 	}
 }
 
 /* The version 5 directory or file table: a format, then the entries. */
-static bool read_v5_table(struct cursor *c, bool offset64,
+static bool read_v5_table(struct cursor *c, const struct dwr_unit *f,
 			  const struct dwl_sections *secs, bool files,
 			  struct dwl_table *t)
 {
@@ -95,7 +82,7 @@ static bool read_v5_table(struct cursor *c, bool offset64,
 			const char *s;
 			uint64_t v;
 
-			if (!read_form(c, fmt[2 * i + 1], offset64, secs, &s, &v))
+			if (!read_form(c, fmt[2 * i + 1], f, secs, &s, &v))
 				return false;
 			if (fmt[2 * i] == DW_LNCT_path)
 				path = s;
@@ -187,8 +174,10 @@ int dwl_read(const struct dwl_sections *secs, uint64_t offset,
 		std_len[i] = (uint8_t)rd(&c, 1);
 
 	if (version >= 5) {
-		if (!read_v5_table(&c, offset64, secs, false, t) ||
-		    !read_v5_table(&c, offset64, secs, true, t))
+		struct dwr_unit f = { version, addr_size, offset64 };
+
+		if (!read_v5_table(&c, &f, secs, false, t) ||
+		    !read_v5_table(&c, &f, secs, true, t))
 			goto invalid;
 	} else {
 		/* Directory 0 and file 0 are implicit: the unit's own

@@ -99,4 +99,13 @@ static inline const char *sec_str(const struct dwl_section *s, uint64_t off)
 	return (const char *)s->data + off;
 }
 
+/*
+ * Read one attribute value in `form` (dwinfo.c): constants, addresses and
+ * indexes as they are, offsets and references as read (not yet based),
+ * DW_FORM_string as a pointer to the string, blocks stepped over (0).
+ * False on a form it does not know or on reading past the end.
+ */
+bool dwr_value(struct cursor *c, uint32_t form, const struct dwr_unit *f,
+	       int64_t implicit, uint64_t *val);
+
 #endif

@@ -171,6 +171,13 @@ char *dwl_path(const struct dwl_table *t, uint64_t file);
 
 /* ---- dwinfo.c: .debug_info read directly ---- */
 
+/* What the size of a form's value depends on. */
+struct dwr_unit {
+	uint16_t version;
+	uint8_t addr_size;
+	bool offset64;
+};
+
 struct dwi_sections {
 	struct dwl_section info, abbrev, str, line_str, str_offsets, addr,
 		ranges, rnglists;
@@ -194,9 +201,7 @@ struct dwi_unit {
 	uint64_t die_off;      /* the unit's own DIE */
 	uint64_t children_off; /* the first DIE under it */
 	bool has_children;
-	uint16_t version;
-	uint8_t addr_size;
-	bool offset64;
+	struct dwr_unit fmt;
 	struct dwi_abbrev *abbrevs; /* by code */
 	size_t nabbrevs;
 	struct dwi_spec *specs;
